@@ -1,0 +1,1 @@
+"""Classification: text keys, gazetteer, stories and labels (see issue 3)."""

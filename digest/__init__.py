@@ -1,0 +1,1 @@
+"""The daily press digest (see issue 4)."""

@@ -1,0 +1,1 @@
+"""The officers' review web app (see issue 5)."""

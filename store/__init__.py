@@ -1,0 +1,1 @@
+"""The store: settings, schema, migrations and queries. Every stage meets here."""

@@ -1,0 +1,192 @@
+"""The schema (SQLAlchemy 2). Times are stored in UTC and come back timezone-aware."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+UTC = dt.timezone.utc
+
+ITEM_KINDS = ("press_local", "press_central", "press_foreign", "social")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (naive) and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime refused: {value!r}")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dt.datetime: UTCDateTime(), dict: JSON, list: JSON}
+
+
+class Source(Base):
+    """One outlet or channel from a province profile, kept in step with the profile."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    profile: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(10))
+    fetch_type: Mapped[str] = mapped_column(String(20))
+    urls: Mapped[list] = mapped_column(JSON, default=list)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    weight: Mapped[float] = mapped_column(Float, default=1.0)
+    # Validators from the last feed response, used only when the profile trusts them.
+    etag: Mapped[str | None] = mapped_column(String(300))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CrawlRun(Base):
+    __tablename__ = "crawl_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    profile: Mapped[str] = mapped_column(String(120))
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
+    # running | ok | partial | failed | interrupted
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    args: Mapped[dict] = mapped_column(JSON, default=dict)
+    items_new: Mapped[int] = mapped_column(Integer, default=0)
+    items_updated: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+
+    logs: Mapped[list[FetchLog]] = relationship(back_populates="run")
+
+
+class FetchLog(Base):
+    """What one source gave in one run: counts and every error, for the summary and health page."""
+
+    __tablename__ = "fetch_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id", ondelete="CASCADE"))
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"))
+    source_name: Mapped[str] = mapped_column(String(120))
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
+    # ok | partial | error | not_modified
+    status: Mapped[str] = mapped_column(String(20), default="ok")
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    items_found: Mapped[int] = mapped_column(Integer, default=0)
+    items_new: Mapped[int] = mapped_column(Integer, default=0)
+    items_updated: Mapped[int] = mapped_column(Integer, default=0)
+    items_unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    items_skipped: Mapped[int] = mapped_column(Integer, default=0)
+    items_dropped: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list] = mapped_column(JSON, default=list)
+
+    run: Mapped[CrawlRun] = relationship(back_populates="logs")
+
+    __table_args__ = (Index("ix_fetch_log_source", "source_name", "started_at"),)
+
+
+class Item(Base):
+    """One article or post (see ARCHITECTURE.md, 'The record')."""
+
+    __tablename__ = "items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000), unique=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(10))
+    title: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(String(300))
+    published_at: Mapped[dt.datetime | None]
+    # When the source says the item last changed (feed `updated`, sitemap `lastmod`).
+    source_updated_at: Mapped[dt.datetime | None]
+    fetched_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime | None]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    title_key: Mapped[str] = mapped_column(String(64))
+    raw_html: Mapped[bytes | None] = mapped_column(LargeBinary)
+    extra: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    source: Mapped[Source] = relationship()
+
+    __table_args__ = (
+        Index("ix_items_published", "published_at"),
+        Index("ix_items_source_title", "source_id", "title_key"),
+        Index("ix_items_kind", "kind"),
+    )
+
+    @property
+    def html(self) -> str | None:
+        """The raw page as fetched (decoded, NFC), for re-extraction."""
+        return zlib.decompress(self.raw_html).decode("utf-8") if self.raw_html else None
+
+
+class ItemUrl(Base):
+    """Every address an item was reached by (feed link, utm copy, redirect), so none is fetched
+    twice."""
+
+    __tablename__ = "item_urls"
+
+    url: Mapped[str] = mapped_column(String(2000), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+
+
+class Rejected(Base):
+    """Pages we fetched and refused (no text, future date...), so re-runs don't fetch them again."""
+
+    __tablename__ = "rejected_urls"
+
+    url: Mapped[str] = mapped_column(String(2000), primary_key=True)
+    source_name: Mapped[str] = mapped_column(String(120))
+    reason: Mapped[str] = mapped_column(String(300))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+__all__ = [
+    "Base",
+    "CrawlRun",
+    "FetchLog",
+    "Item",
+    "ItemUrl",
+    "Rejected",
+    "Source",
+    "utcnow",
+]

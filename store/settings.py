@@ -1,0 +1,76 @@
+"""Settings read from the environment (DIEMTIN_*), a `.env` file, or a TOML file.
+
+They are read once by the CLI and passed down; nothing below the CLI reads globals.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CONFIG_DIR = REPO_ROOT / "config"
+TEMPLATES_DIR = REPO_ROOT / "templates"
+
+
+class CrawlSettings(BaseSettings):
+    """Politeness and limits for the crawlers; a profile may tighten them per source."""
+
+    model_config = SettingsConfigDict(env_prefix="DIEMTIN_CRAWL_", extra="ignore")
+
+    user_agent: str = (
+        "DiemTinBot/0.1 (+theo doi bao chi cho co quan thong tin cap tinh; lien he: admin@localhost)"
+    )
+    download_delay: float = Field(1.0, ge=0)
+    concurrency_per_domain: int = Field(2, ge=1, le=2)
+    concurrency_total: int = Field(16, ge=1)
+    timeout: float = Field(20.0, gt=0)
+    retries: int = Field(2, ge=0)
+    retry_backoff: float = Field(1.0, ge=0)
+    max_retry_after: float = Field(120.0, ge=0)
+    max_page_bytes: int = Field(5 * 1024 * 1024, gt=0)
+    obey_robots: bool = True
+    autothrottle: bool = True
+    max_items_per_source: int = Field(500, ge=1)
+
+
+class Settings(BaseSettings):
+    """Top-level settings. `database_url` wins over `data_dir` for the database."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DIEMTIN_", env_file=".env", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    profile: str = "demo"
+    config_dir: Path = CONFIG_DIR
+    timezone: str = "Asia/Ho_Chi_Minh"
+    crawl: CrawlSettings = Field(default_factory=CrawlSettings)
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'diemtin.db').resolve()}"
+
+    def profile_path(self, name: str | None = None) -> Path:
+        """A profile is a name in `config_dir` or a path to a YAML file."""
+        name = name or self.profile
+        p = Path(name)
+        if p.suffix in (".yaml", ".yml") or p.exists():
+            return p
+        return self.config_dir / f"{name}.yaml"
+
+
+def load_settings(config_file: Path | None = None, **overrides) -> Settings:
+    """Settings from env/.env, then a TOML file (if given), then explicit overrides."""
+    data: dict = {}
+    if config_file:
+        import tomllib
+
+        data = tomllib.loads(Path(config_file).read_text(encoding="utf-8"))
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**data)
