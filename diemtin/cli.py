@@ -1,10 +1,372 @@
-"""`diemtin`: one command line for every stage."""
+"""`diemtin`: one command line for every stage. Vietnamese help, English option names."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
 
 import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
-app = typer.Typer(help="Điểm tin — theo dõi báo chí và mạng xã hội, điểm tin hằng ngày.")
+from store.profile import ProfileError, load_profile, parse_duration
+from store.settings import Settings, load_settings
+
+app = typer.Typer(
+    help="Điểm tin — theo dõi báo chí, mạng xã hội về tỉnh và lập điểm tin hằng ngày.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+sources_app = typer.Typer(help="Các nguồn tin trong hồ sơ tỉnh.", no_args_is_help=True)
+items_app = typer.Typer(help="Tin bài trong kho.", no_args_is_help=True)
+app.add_typer(sources_app, name="sources")
+app.add_typer(items_app, name="items")
+
+console = Console()
+err = Console(stderr=True)
+
+STATUS_VI = {
+    "ok": "[green]tốt[/]",
+    "partial": "[yellow]có lỗi[/]",
+    "error": "[red]hỏng[/]",
+    "not_modified": "[green]không đổi[/]",
+}
+KIND_VI = {
+    "press_local": "Báo địa phương",
+    "press_central": "Báo trung ương",
+    "press_foreign": "Báo nước ngoài",
+    "social": "Mạng xã hội",
+}
 
 
 @app.callback()
-def main() -> None:
-    """Điểm tin — theo dõi báo chí và mạng xã hội về tỉnh, điểm tin hằng ngày."""
+def main(
+    ctx: typer.Context,
+    config: Path | None = typer.Option(None, "--config", help="Tệp cấu hình TOML."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Thư mục dữ liệu."),
+    database_url: str | None = typer.Option(None, "--database-url", help="Địa chỉ CSDL."),
+) -> None:
+    """Điểm tin — theo dõi báo chí, mạng xã hội về tỉnh và lập điểm tin hằng ngày."""
+    ctx.obj = load_settings(config, data_dir=data_dir, database_url=database_url)
+
+
+def _profile(settings: Settings, name: str | None):
+    path = settings.profile_path(name)
+    try:
+        profile, problems = load_profile(path)
+    except ProfileError as exc:
+        err.print(f"[red]Hồ sơ tỉnh không dùng được:[/]\n{exc}")
+        raise typer.Exit(2) from exc
+    for p in problems:
+        err.print(f"[yellow]Bỏ qua một nguồn lỗi cấu hình[/] {p}")
+    return path, profile, problems
+
+
+def _summary_table(result, problems=()) -> Table:
+    table = Table(title=f"Kết quả thu thập (lượt #{result.run_id or '—'})", show_lines=False)
+    for col in (
+        "Nguồn",
+        "Loại",
+        "Trạng thái",
+        "Trang",
+        "Tìm thấy",
+        "Mới",
+        "Cập nhật",
+        "Bỏ qua",
+        "Loại bỏ",
+        "Lỗi",
+    ):
+        table.add_column(col, overflow="fold")
+    for s in result.sources:
+        st = s.stats
+        first = st.errors[0] if st.errors else None
+        errors = f"{len(st.errors)}: {first['error']} ({first['url']})" if first else ""
+        table.add_row(
+            s.name,
+            KIND_VI.get(s.kind, s.kind),
+            STATUS_VI.get(s.status, s.status),
+            str(st.pages),
+            str(st.found),
+            str(st.new),
+            str(st.updated),
+            str(st.skipped),
+            str(st.dropped),
+            errors,
+        )
+    for p in problems:
+        table.add_row(p.where, "", "[red]lỗi cấu hình[/]", "", "", "", "", "", "", str(p))
+    return table
+
+
+def run_crawl(
+    settings: Settings, profile, profile_name: str, *, only=None, since=None, dry_run=False
+):
+    """Crawl with a progress bar; return the result."""
+    from crawlers.run import crawl
+
+    counts = {"page": 0, "new": 0, "updated": 0, "error": 0}
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("Đang thu thập…")
+
+        def on_event(kind: str, source: str) -> None:
+            if kind in counts:
+                counts[kind] += 1
+            progress.update(
+                task,
+                description=(
+                    f"Đang thu thập [bold]{source}[/] · {counts['page']} trang · "
+                    f"{counts['new']} bài mới · {counts['updated']} cập nhật · "
+                    f"{counts['error']} lỗi"
+                ),
+            )
+
+        return crawl(
+            settings,
+            profile,
+            profile_name,
+            only=only,
+            since=since,
+            dry_run=dry_run,
+            on_event=on_event,
+        )
+
+
+@app.command("crawl")
+def crawl_cmd(
+    ctx: typer.Context,
+    profile: str | None = typer.Option(None, "--profile", "-p", help="Hồ sơ tỉnh (tên hoặc tệp)."),
+    source: list[str] = typer.Option([], "--source", "-s", help="Chỉ thu thập nguồn này."),
+    since: str | None = typer.Option(None, "--since", help="Chỉ lấy tin mới hơn, ví dụ 2d, 12h."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Tải và trích xuất, không ghi kho."),
+) -> None:
+    """Thu thập tin bài từ các nguồn trong hồ sơ tỉnh."""
+    settings: Settings = ctx.obj
+    path, prof, problems = _profile(settings, profile)
+    try:
+        window = parse_duration(since) if since else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--since") from exc
+    try:
+        result = run_crawl(
+            settings, prof, path.stem, only=source or None, since=window, dry_run=dry_run
+        )
+    except KeyError as exc:
+        raise typer.BadParameter(str(exc.args[0]), param_hint="--source") from exc
+    console.print(_summary_table(result, problems))
+    if dry_run:
+        console.print(f"Chạy thử: {result.new} bài sẽ được ghi (không ghi gì vào kho).")
+    if result.failed:
+        names = ", ".join(s.name for s in result.failed)
+        console.print(f"[yellow]Nguồn có lỗi:[/] {names}")
+    if result.status == "failed":
+        raise typer.Exit(1)
+
+
+@sources_app.command("list")
+def sources_list(
+    ctx: typer.Context,
+    profile: str | None = typer.Option(None, "--profile", "-p", help="Hồ sơ tỉnh."),
+) -> None:
+    """Liệt kê các nguồn và tình trạng gần đây."""
+    settings: Settings = ctx.obj
+    _path, prof, problems = _profile(settings, profile)
+    health = {}
+    if Path(settings.db_url.split("///", 1)[-1]).exists() or settings.database_url:
+        from store.queries import source_health
+
+        from store.db import open_store
+
+        with open_store(settings.db_url)() as session:
+            health = {h["name"]: h for h in source_health(session)}
+    table = Table(title=f"Nguồn tin — {prof.province.name}")
+    for col in (
+        "Nguồn",
+        "Tên",
+        "Loại",
+        "Cách lấy",
+        "Chu kỳ",
+        "Đã kiểm tra",
+        "Lần tốt gần nhất",
+        "Tỉ lệ lỗi",
+    ):
+        table.add_column(col, overflow="fold")
+    for s in prof.sources:
+        h = health.get(s.name, {})
+        last = h.get("last_success")
+        rate = h.get("error_rate")
+        table.add_row(
+            s.name,
+            s.title,
+            KIND_VI[s.kind],
+            s.type,
+            s.interval,
+            "có" if s.verified else "[yellow]chưa[/]",
+            last.strftime("%d/%m %H:%M") if last else "—",
+            f"{rate:.0%}" if rate is not None else "—",
+        )
+    console.print(table)
+    for p in problems:
+        console.print(f"[red]Lỗi cấu hình:[/] {p}")
+
+
+@sources_app.command("check")
+def sources_check(
+    ctx: typer.Context,
+    profile: str | None = typer.Option(None, "--profile", "-p", help="Hồ sơ tỉnh."),
+    source: list[str] = typer.Option([], "--source", "-s", help="Chỉ kiểm tra nguồn này."),
+    write: bool = typer.Option(False, "--write", help="Ghi 'verified: true' vào hồ sơ."),
+    timeout: float = typer.Option(20.0, "--timeout", help="Giây chờ mỗi địa chỉ."),
+) -> None:
+    """Kiểm tra từng địa chỉ nguồn có truy cập được và đúng loại không."""
+    from crawlers.check import check_source
+    from store.profile import mark_verified
+
+    settings: Settings = ctx.obj
+    path, prof, _ = _profile(settings, profile)
+    table = Table(title="Kiểm tra nguồn")
+    for col in ("Nguồn", "Địa chỉ", "Kết quả", "Chi tiết"):
+        table.add_column(col, overflow="fold")
+    good, bad = set(), set()
+    for s in prof.sources:
+        if (source and s.name not in source) or s.type == "import":
+            continue
+        results = check_source(s, settings.crawl.user_agent, timeout)
+        for r in results:
+            table.add_row(r.source, r.url, "[green]được[/]" if r.ok else "[red]không[/]", r.detail)
+        (good if results and all(r.ok for r in results) else bad).add(s.name)
+    console.print(table)
+    if write and good:
+        n = mark_verified(path, good)
+        console.print(f"Đã đánh dấu {n} nguồn là đã kiểm tra trong {path}.")
+    if bad:
+        raise typer.Exit(1)
+
+
+@items_app.command("search")
+def items_search(
+    ctx: typer.Context,
+    query: str = typer.Argument(..., help="Từ khóa (có hoặc không dấu)."),
+    since: str | None = typer.Option(None, "--since", help="Chỉ tin mới hơn, ví dụ 7d."),
+    source: list[str] = typer.Option([], "--source", "-s", help="Chỉ nguồn này."),
+    limit: int = typer.Option(20, "--limit", help="Số kết quả tối đa."),
+    as_json: bool = typer.Option(False, "--json", help="In kết quả dạng JSON."),
+) -> None:
+    """Tìm kiếm toàn văn trong kho tin bài."""
+    from store.search import search_items
+
+    from store.db import open_store
+    from store.models import utcnow
+
+    settings: Settings = ctx.obj
+    after = utcnow() - parse_duration(since) if since else None
+    with open_store(settings.db_url)() as session:
+        hits = search_items(session, query, since=after, source=source or None, limit=limit)
+    if as_json:
+        rows = [
+            {
+                "id": h.item_id,
+                "url": h.url,
+                "title": h.title,
+                "source": h.source,
+                "kind": h.kind,
+                "published_at": h.published_at.isoformat() if h.published_at else None,
+                "snippet": h.snippet,
+            }
+            for h in hits
+        ]
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table(title=f"Kết quả tìm “{query}”: {len(hits)}")
+    for col in ("Thời gian", "Nguồn", "Tiêu đề", "Trích đoạn"):
+        table.add_column(col, overflow="fold")
+    for h in hits:
+        when = (
+            h.published_at.astimezone(_tz(settings)).strftime("%d/%m %H:%M")
+            if h.published_at
+            else "—"
+        )
+        table.add_row(when, h.source, f"[link={h.url}]{h.title}[/link]", h.snippet)
+    console.print(table)
+
+
+@app.command("import")
+def import_cmd(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., exists=True, readable=True, help="Tệp CSV hoặc JSONL."),
+    source: str = typer.Option(..., "--source", "-s", help="Nguồn (kiểu import) trong hồ sơ."),
+    profile: str | None = typer.Option(None, "--profile", "-p", help="Hồ sơ tỉnh."),
+) -> None:
+    """Nhập bài đăng mạng xã hội đã xuất (Facebook, TikTok) từ tệp CSV/JSONL."""
+    from store.queries import sync_sources
+
+    from crawlers.importer import import_posts
+    from store.db import open_store
+
+    settings: Settings = ctx.obj
+    path, prof, _ = _profile(settings, profile)
+    try:
+        prof.source(source)
+    except KeyError as exc:
+        raise typer.BadParameter(f"không có nguồn {source}", param_hint="--source") from exc
+    factory = open_store(settings.db_url)
+    with factory() as session:
+        rows = sync_sources(session, path.stem, prof.sources)
+        session.commit()
+    result = import_posts(factory, rows[source], file)
+    console.print(
+        f"Đã đọc {result.rows} dòng: {result.new} mới, {result.updated} cập nhật, "
+        f"{result.unchanged} không đổi, {result.duplicate} trùng, "
+        f"{len(result.errors)} lỗi."
+    )
+    for e in result.errors[:20]:
+        console.print(f"[yellow]{e}[/]")
+
+
+@app.command("demo")
+def demo_cmd(
+    ctx: typer.Context,
+    port: int = typer.Option(8765, "--port", help="Cổng của mạng tin mẫu (0: cổng bất kỳ)."),
+    serve: bool = typer.Option(False, "--serve", help="Chỉ phục vụ mạng tin mẫu, đến khi Ctrl+C."),
+) -> None:
+    """Chạy mạng tin mẫu trên máy, thu thập vào kho và in những gì đã tạo ra."""
+    from crawlers.demo.server import DemoNetwork
+
+    settings: Settings = ctx.obj
+    with DemoNetwork(port=port) as network:
+        os.environ["DIEMTIN_DEMO_URL"] = network.base_url
+        console.print(f"Mạng tin mẫu: {network.base_url}")
+        if serve:
+            import time
+
+            console.print("Nhấn Ctrl+C để dừng.")
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                return
+        path, prof, problems = _profile(settings, "demo")
+        result = run_crawl(settings, prof, path.stem)
+    console.print(_summary_table(result, problems))
+    from sqlalchemy import func, select
+
+    from store.db import open_store
+    from store.models import Item
+
+    with open_store(settings.db_url)() as session:
+        total = session.scalar(select(func.count(Item.id)))
+    console.print(f"Kho: {settings.db_url} — {total} tin bài ({result.new} mới trong lượt này).")
+
+
+def _tz(settings: Settings):
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(settings.timezone)

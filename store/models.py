@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 ITEM_KINDS = ("press_local", "press_central", "press_foreign", "social")
 

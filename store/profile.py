@@ -11,13 +11,23 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 Kind = Literal["press_local", "press_central", "press_foreign", "social"]
-FetchType = Literal["feed", "sitemap", "listing", "reddit", "mastodon", "telegram", "forum", "import"]
+FetchType = Literal[
+    "feed", "sitemap", "listing", "reddit", "mastodon", "telegram", "forum", "import"
+]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -31,6 +41,24 @@ def parse_duration(text: str | int | float) -> timedelta:
     if not m:
         raise ValueError(f"không hiểu khoảng thời gian {text!r} (ví dụ: 15m, 2h, 3d)")
     return timedelta(**{_UNITS[m.group(2)]: float(m.group(1))})
+
+
+def _check_url(u: str) -> str:
+    if not re.match(r"^(https?|file)://", u):
+        raise ValueError(f"địa chỉ không hợp lệ: {u!r}")
+    return u
+
+
+def _check_regex(pattern: str | None) -> str | None:
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"biểu thức chính quy sai: {exc}") from exc
+    return pattern
+
+
+Url = Annotated[str, AfterValidator(_check_url)]
 
 
 class ExtractRules(BaseModel):
@@ -54,8 +82,8 @@ class SourceConfig(BaseModel):
     kind: Kind
     language: str = "vi"
     type: FetchType
-    urls: list[str] = Field(default_factory=list)
-    interval: str = "30m"
+    urls: list[Url] = Field(default_factory=list)
+    interval: str | int | float = "30m"
     enabled: bool = True
     # Real addresses stay unverified until `diemtin sources check` reaches them.
     verified: bool = True
@@ -69,7 +97,7 @@ class SourceConfig(BaseModel):
     next: str | None = None
     max_pages: int = Field(3, ge=1, le=100)
     # Listing: only links whose URL matches this regex.
-    allow: str | None = None
+    allow: Annotated[str | None, AfterValidator(_check_regex)] = None
     extract: ExtractRules | None = None
     timeout: float | None = Field(None, gt=0)
     delay: float | None = Field(None, ge=0)
@@ -77,16 +105,8 @@ class SourceConfig(BaseModel):
 
     @field_validator("interval")
     @classmethod
-    def _interval(cls, v: str) -> str:
+    def _interval(cls, v: str | int | float) -> str | int | float:
         parse_duration(v)
-        return v
-
-    @field_validator("urls")
-    @classmethod
-    def _urls(cls, v: list[str]) -> list[str]:
-        for u in v:
-            if not re.match(r"^(https?|file)://", u):
-                raise ValueError(f"địa chỉ không hợp lệ: {u!r}")
         return v
 
     @model_validator(mode="after")
@@ -95,8 +115,6 @@ class SourceConfig(BaseModel):
             raise ValueError("nguồn cần ít nhất một địa chỉ trong 'urls'")
         if self.type == "listing" and not self.links:
             raise ValueError("nguồn kiểu 'listing' cần bộ chọn CSS 'links'")
-        if self.allow:
-            re.compile(self.allow)
         return self
 
     @property
@@ -181,12 +199,11 @@ def _node_at(node: yaml.Node, loc: tuple) -> yaml.Node:
     """The YAML node at a pydantic error location, as deep as the location goes."""
     for key in loc:
         if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                if k.value == key:
-                    node = v
-                    break
-            else:
+            # The last of repeated keys is the one safe_load keeps.
+            found = [v for k, v in node.value if k.value == key]
+            if not found:
                 return node
+            node = found[-1]
         elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
             if key >= len(node.value):
                 return node
@@ -201,7 +218,7 @@ def _problems(path: str, root: yaml.Node, prefix: tuple, err: ValidationError, w
     for e in err.errors():
         loc = prefix + tuple(e["loc"])
         node = _node_at(root, loc)
-        field = ".".join(str(x) for x in e["loc"]) or "(cả mục)"
+        field = ".".join(str(x) for x in e["loc"] if not isinstance(x, int)) or "(cả mục)"
         msg = e["msg"].removeprefix("Value error, ")
         out.append(ProfileProblem(path, node.start_mark.line + 1, where, f"{field}: {msg}"))
     return out
@@ -221,13 +238,22 @@ def parse_profile(text: str, path: str = "<profile>") -> tuple[Profile, list[Pro
     if root is None or not isinstance(root, yaml.MappingNode):
         raise ProfileError([ProfileProblem(path, 1, "hồ sơ", "cần một bảng (mapping) ở gốc")])
     data = _expand(yaml.safe_load(text))
+    for key_node, _ in root.value:
+        if key_node.tag != "tag:yaml.org,2002:str":
+            line = key_node.start_mark.line + 1
+            problem = ProfileProblem(path, line, "hồ sơ", f"khóa {key_node.value!r} phải là chữ")
+            raise ProfileError([problem])
+    problems: list[ProfileProblem] = []
     raw_sources = data.pop("sources", None) or []
+    if not isinstance(raw_sources, list):
+        line = _node_at(root, ("sources",)).start_mark.line + 1
+        problems.append(ProfileProblem(path, line, "hồ sơ", "'sources' phải là danh sách nguồn"))
+        raw_sources = []
     try:
         profile = Profile(**data)
     except ValidationError as err:
         raise ProfileError(_problems(path, root, (), err, "hồ sơ")) from err
 
-    problems: list[ProfileProblem] = []
     seen: set[str] = set()
     sources = []
     for i, raw in enumerate(raw_sources):
@@ -256,8 +282,49 @@ def parse_profile(text: str, path: str = "<profile>") -> tuple[Profile, list[Pro
     return profile, problems
 
 
+SITES_FILE = "sites.yaml"
+
+
 def load_profile(path: Path) -> tuple[Profile, list[ProfileProblem]]:
+    """Load a profile, with the shared site rules of `sites.yaml` beside it underneath its own."""
     path = Path(path)
     if not path.exists():
         raise ProfileError([ProfileProblem(str(path), None, "hồ sơ", "không tìm thấy tệp")])
-    return parse_profile(path.read_text(encoding="utf-8"), str(path))
+    profile, problems = parse_profile(path.read_text(encoding="utf-8"), str(path))
+    sites = path.with_name(SITES_FILE)
+    if sites.exists() and path.name != SITES_FILE:
+        shared = yaml.safe_load(sites.read_text(encoding="utf-8")) or {}
+        for host, rules in (shared.get("site_rules") or {}).items():
+            try:
+                profile.site_rules.setdefault(host, ExtractRules(**rules))
+            except ValidationError as exc:
+                problems.append(ProfileProblem(str(sites), None, f"site_rules {host}", str(exc)))
+    return profile, problems
+
+
+def mark_verified(path: Path, names: set[str]) -> int:
+    """Set `verified: true` for these sources in the profile file, leaving every other line
+    (and comment) as it is. Returns how many lines changed."""
+    path = Path(path)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    root = yaml.compose("".join(lines))
+    changed = 0
+    sources = _node_at(root, ("sources",))
+    if not isinstance(sources, yaml.SequenceNode):
+        return 0
+    for node in sources.value:
+        if not isinstance(node, yaml.MappingNode):
+            continue
+        fields = {k.value: v for k, v in node.value}
+        name = fields.get("name")
+        if name is None or name.value not in names:
+            continue
+        flag = fields.get("verified")
+        if flag is not None and flag.value.lower() == "false":
+            i = flag.start_mark.line
+            lines[i] = (
+                lines[i][: flag.start_mark.column] + "true" + lines[i][flag.end_mark.column :]
+            )
+            changed += 1
+    path.write_text("".join(lines), encoding="utf-8")
+    return changed

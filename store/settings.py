@@ -20,9 +20,8 @@ class CrawlSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="DIEMTIN_CRAWL_", extra="ignore")
 
-    user_agent: str = (
-        "DiemTinBot/0.1 (+theo doi bao chi cho co quan thong tin cap tinh; lien he: admin@localhost)"
-    )
+    # Honest: who we are and how to reach the office; profiles/settings set the real contact.
+    user_agent: str = "DiemTinBot/0.1 (theo doi bao chi cho co quan thong tin cap tinh)"
     download_delay: float = Field(1.0, ge=0)
     concurrency_per_domain: int = Field(2, ge=1, le=2)
     concurrency_total: int = Field(16, ge=1)
