@@ -38,7 +38,7 @@ def _mostly_utf8(body: bytes) -> str | None:
     text = body.decode("utf-8", "replace")
     bad = text.count("\ufffd")
     good = sum(1 for ch in text if ord(ch) > 127) - bad
-    return text if good > 0 and bad * 4 <= good else None
+    return text if good > 0 and bad * 2 <= good else None
 
 
 def _declared(body: bytes, content_type: str | None) -> list[str]:

@@ -80,6 +80,16 @@ BLOCK_TAGS = frozenset(
         "center",
     ]
 )
+# Whole paragraphs that are widget labels, not prose (compared as lower-case words).
+WIDGET_LABELS = frozenset(
+    [
+        "chia sẻ", "chia sẻ bài viết", "chia sẻ facebook", "xem thêm", "xem tiếp", "đọc tiếp",
+        "bình luận", "gửi bình luận", "ý kiến bạn đọc", "in bài", "in bài viết", "gửi bài viết",
+        "gửi email", "tin liên quan", "bài liên quan", "tin cùng chuyên mục", "quay lại",
+        "về trang chủ", "trang chủ", "lên đầu trang", "tags", "từ khóa", "từ khoá", "theo dõi",
+        "lưu bài",
+    ]
+)
 # fmt: on
 _CHROME_NAME = re.compile(
     r"(?:^|[\s_-])(?:footer|header|menu|nav|navbar|sidebar|breadcrumbs?|comments?|share|social"
@@ -96,7 +106,9 @@ _LEAD_XPATH = etree.XPath(
     " or contains(@class,'excerpt') or contains(@class,'lead') or contains(@class,'desc')"
     " or contains(@class,'intro') or contains(@class,'teaser') or contains(@class,'tomtat')]"
 )
+_STRONG_LEAD_CLASS = re.compile(r"(?:^|[-_])(?:sapo|chapeau|lead|tomtat)(?:$|[-_])")
 _LEAD_MIN, _LEAD_MAX = 30, 1500
+_PROSE_WORDS = 8
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 _DISPLAY_NONE = re.compile(r"display\s*:\s*none", re.IGNORECASE)
 _BYLINE = re.compile(
@@ -607,7 +619,10 @@ def _guess_lead(page: _Page) -> str | None:
         text = _text_of(el)
         if not _LEAD_MIN <= len(text) <= _LEAD_MAX:
             continue
-        if not descs or any(_agrees(text, d) for d in descs):
+        if any(_agrees(text, d) for d in descs):
+            return text
+        # Without a description to confirm it, only an unambiguous class name will do.
+        if not descs and any(_STRONG_LEAD_CLASS.search(t) for t in tokens):
             return text
     if not descs:
         return None
@@ -621,7 +636,12 @@ def _guess_lead(page: _Page) -> str | None:
 
 
 def _trafilatura(page: _Page) -> list[str]:
-    """Main text by trafilatura (metadata off: we read it ourselves), the rules' drops pruned."""
+    """Main text by trafilatura (metadata off: we read it ourselves), the rules' drops pruned.
+
+    Balanced mode, not favor_precision: on the saved real pages it matches the site rules
+    paragraph for paragraph, while precision mode lost tuoitre's inline boxes and the
+    attachment links that are the whole content of an official-document page.
+    """
     prune = [x for x in (_css_xpath(c) for c in page.rules.drop) if x]
     try:
         doc = trafilatura.bare_extraction(
@@ -678,7 +698,24 @@ def _fallback(page: _Page) -> list[str]:
         if p not in page.skip and not any(_chrome(a) for a in p.iterancestors())
     ]
     paras = [p for p in paras if p]
-    return paras or _paragraphs(roots, page.skip, chrome=True)
+    if paras:
+        return paras
+    # Nothing outside chrome: the template misnames its article column; take its text anyway.
+    return _paragraphs(roots, page.skip, chrome=False)
+
+
+def _has_prose(paras: list[str]) -> bool:
+    """Whether any paragraph reads as a sentence (8+ words), not a menu item or a label."""
+    return any(len(p.split()) >= _PROSE_WORDS for p in paras)
+
+
+def _without_widgets(paras: list[str]) -> list[str]:
+    """Paragraphs minus the buttons and labels of sharing, comment and navigation widgets."""
+    return [p for p in paras if " ".join(_words_in_order(p)) not in WIDGET_LABELS]
+
+
+def _words_in_order(text: str) -> list[str]:
+    return re.findall(r"\w+", nfc(text).casefold())
 
 
 def _without_title(paras: list[str], title: str) -> list[str]:
@@ -708,11 +745,11 @@ def _assemble(paras: list[str], lead: str | None, title: str, author: str | None
 
     Returns (paragraphs, byline) where byline is a closing author line that was cut off.
     """
-    paras = _without_title(paras, title)
+    paras = _without_title(_without_widgets(paras), title)
     byline = None
     if len(paras) > 1 and _is_byline(paras[-1], author):
         byline = paras.pop()
-    if lead:
+    if lead and not (paras and _key(paras[0]).startswith(_key(lead))):
         lead_key = _key(lead)
         for i, para in enumerate(paras[:3]):
             if _key(para) == lead_key:
@@ -866,7 +903,8 @@ def extract_article(
     author = _author(page)
     body = _paragraphs(body_roots, page.skip)
     if not body:
-        body = _without_title(_trafilatura(page), title) or _fallback(page)
+        found = _without_title(_without_widgets(_trafilatura(page)), title)
+        body = found if _has_prose(found) else (_fallback(page) or found)
     lead = " ".join(_paragraphs(lead_roots, page.skip)) or _guess_lead(page)
     paras, byline = _assemble(body, lead, title, author)
     if author is None and byline and not re.match(r"(?i)theo\s|nguồn", byline):

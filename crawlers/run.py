@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from scrapy.crawler import CrawlerProcess
-from store.queries import finish_run, mark_interrupted_runs, start_run, sync_sources
 
 from crawlers.context import CrawlContext, SourceStats
 from crawlers.settings import scrapy_settings
@@ -21,6 +20,7 @@ from crawlers.spiders.monitor import MonitorSpider
 from store.db import open_store
 from store.models import FetchLog, Source, utcnow
 from store.profile import Profile, SourceConfig
+from store.queries import finish_run, mark_interrupted_runs, start_run, sync_sources
 from store.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ def crawl(
     if delays:
         scrapy_cfg["DOWNLOAD_DELAY"] = min(delays.values())
     scrapy_cfg["DIEMTIN_MAX_ITEMS_PER_SOURCE"] = settings.crawl.max_items_per_source
-    process = CrawlerProcess(scrapy_cfg, install_root_handler=False)
+    process = CrawlerProcess(scrapy_cfg)
     process.crawl(MonitorSpider, ctx=ctx)
     process.start()
 

@@ -46,6 +46,7 @@ def scrapy_settings(cfg: CrawlSettings, *, host_delays: dict[str, float] | None 
         "TELNETCONSOLE_ENABLED": False,
         "LOG_LEVEL": "WARNING",
         "LOG_ENABLED": True,
+        "LOG_INSTALL_ROOT_HANDLER": False,
         "HTTPCACHE_ENABLED": False,
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,

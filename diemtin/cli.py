@@ -65,14 +65,13 @@ def _profile(settings: Settings, name: str | None):
     return path, profile, problems
 
 
-def _summary_table(result, problems=()) -> Table:
-    table = Table(title=f"Kết quả thu thập (lượt #{result.run_id or '—'})", show_lines=False)
+def _summary_table(result) -> Table:
+    table = Table(title=f"Kết quả thu thập (lượt #{result.run_id or '—'})")
     for col in (
         "Nguồn",
         "Loại",
         "Trạng thái",
         "Trang",
-        "Tìm thấy",
         "Mới",
         "Cập nhật",
         "Bỏ qua",
@@ -82,23 +81,28 @@ def _summary_table(result, problems=()) -> Table:
         table.add_column(col, overflow="fold")
     for s in result.sources:
         st = s.stats
-        first = st.errors[0] if st.errors else None
-        errors = f"{len(st.errors)}: {first['error']} ({first['url']})" if first else ""
         table.add_row(
             s.name,
             KIND_VI.get(s.kind, s.kind),
             STATUS_VI.get(s.status, s.status),
             str(st.pages),
-            str(st.found),
             str(st.new),
             str(st.updated),
             str(st.skipped),
             str(st.dropped),
-            errors,
+            str(len(st.errors)),
         )
-    for p in problems:
-        table.add_row(p.where, "", "[red]lỗi cấu hình[/]", "", "", "", "", "", "", str(p))
     return table
+
+
+def _print_summary(result, problems=()) -> None:
+    """The table, then every error on its own line, then config problems."""
+    console.print(_summary_table(result))
+    for s in result.sources:
+        for e in s.stats.errors:
+            console.print(f"[red]Lỗi[/] {s.name}: {e['error']} — {e['url']}", soft_wrap=True)
+    for p in problems:
+        console.print(f"[red]Lỗi cấu hình[/] {p}", soft_wrap=True)
 
 
 def run_crawl(
@@ -161,7 +165,7 @@ def crawl_cmd(
         )
     except KeyError as exc:
         raise typer.BadParameter(str(exc.args[0]), param_hint="--source") from exc
-    console.print(_summary_table(result, problems))
+    _print_summary(result, problems)
     if dry_run:
         console.print(f"Chạy thử: {result.new} bài sẽ được ghi (không ghi gì vào kho).")
     if result.failed:
@@ -181,9 +185,8 @@ def sources_list(
     _path, prof, problems = _profile(settings, profile)
     health = {}
     if Path(settings.db_url.split("///", 1)[-1]).exists() or settings.database_url:
-        from store.queries import source_health
-
         from store.db import open_store
+        from store.queries import source_health
 
         with open_store(settings.db_url)() as session:
             health = {h["name"]: h for h in source_health(session)}
@@ -261,10 +264,9 @@ def items_search(
     as_json: bool = typer.Option(False, "--json", help="In kết quả dạng JSON."),
 ) -> None:
     """Tìm kiếm toàn văn trong kho tin bài."""
-    from store.search import search_items
-
     from store.db import open_store
     from store.models import utcnow
+    from store.search import search_items
 
     settings: Settings = ctx.obj
     after = utcnow() - parse_duration(since) if since else None
@@ -273,12 +275,14 @@ def items_search(
     if as_json:
         rows = [
             {
-                "id": h.item_id,
+                "id": h.id,
                 "url": h.url,
                 "title": h.title,
                 "source": h.source,
                 "kind": h.kind,
-                "published_at": h.published_at.isoformat() if h.published_at else None,
+                "published_at": h.published_at.astimezone(_tz(settings)).isoformat()
+                if h.published_at
+                else None,
                 "snippet": h.snippet,
             }
             for h in hits
@@ -306,10 +310,9 @@ def import_cmd(
     profile: str | None = typer.Option(None, "--profile", "-p", help="Hồ sơ tỉnh."),
 ) -> None:
     """Nhập bài đăng mạng xã hội đã xuất (Facebook, TikTok) từ tệp CSV/JSONL."""
-    from store.queries import sync_sources
-
     from crawlers.importer import import_posts
     from store.db import open_store
+    from store.queries import sync_sources
 
     settings: Settings = ctx.obj
     path, prof, _ = _profile(settings, profile)
@@ -355,7 +358,7 @@ def demo_cmd(
                 return
         path, prof, problems = _profile(settings, "demo")
         result = run_crawl(settings, prof, path.stem)
-    console.print(_summary_table(result, problems))
+    _print_summary(result, problems)
     from sqlalchemy import func, select
 
     from store.db import open_store

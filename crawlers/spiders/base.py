@@ -73,8 +73,6 @@ def describe_failure(failure: Failure) -> str:
 class BaseSourceSpider(scrapy.Spider):
     """Shared plumbing; the source kinds are mixins that add start_<type> and callbacks."""
 
-    name = "diemtin"
-
     def __init__(self, ctx: CrawlContext, **kwargs):
         super().__init__(**kwargs)
         self.ctx = ctx

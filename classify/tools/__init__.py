@@ -1,0 +1,1 @@
+"""Maintenance scripts for the classification stage (not imported at run time)."""

@@ -1,0 +1,1 @@
+"""Page templates of the demo outlets (data only; one folder per outlet)."""
