@@ -22,14 +22,20 @@ log() { echo "pg.sh: $*" >&2; }
 exec 9>"$DIR.lock"
 flock -w 120 9 || { log "another pg.sh holds $DIR.lock"; exit 1; }
 
-answers() {  # answers URL: a server accepts us there
+answers() {  # answers URL: a server there lets us in (psql, else psycopg as the tests use)
     [[ -n "${1:-}" ]] || return 1
-    python - "$1" <<'PY' >/dev/null 2>&1
+    local bin
+    bin="$(bindir)"
+    if [[ -n "$bin" && -x "$bin/psql" ]]; then
+        PGCONNECT_TIMEOUT=3 "$bin/psql" "$1" -XAtqc 'select 1' >/dev/null 2>&1
+    else
+        python - "$1" >/dev/null 2>&1 <<'PY'
 import sys
 import psycopg
 with psycopg.connect(sys.argv[1], connect_timeout=3) as conn:
     conn.execute("select 1")
 PY
+    fi
 }
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -37,14 +43,28 @@ port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 
 as_pg() {  # run a command as the postgres user if we are root
-    if [[ $EUID -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+    if [[ $EUID -eq 0 ]]; then
+        PATH="$PATH:/usr/sbin:/sbin" runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
 }
 
-stop_ours() {
-    local bin
+stop_ours() {  # stop a server left in $DIR by an earlier call, whatever state it is in
+    local bin pid
+    [[ -f "$DIR/data/postmaster.pid" ]] || return 0
     bin="$(bindir)"
-    if [[ -n "$bin" && -f "$DIR/data/postmaster.pid" ]]; then
+    if [[ -n "$bin" ]]; then
         as_pg "$bin/pg_ctl" -D "$DIR/data" -m immediate -w stop >/dev/null 2>&1 9>&- || true
+    fi
+    pid="$(head -n 1 "$DIR/data/postmaster.pid" 2>/dev/null || true)"
+    if [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
+        kill -QUIT "$pid" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        if kill -0 "$pid" 2>/dev/null; then
+            log "cannot stop the server $pid in $DIR"
+            exit 1
+        fi
     fi
 }
 

@@ -375,8 +375,16 @@ def precompiled_charsmap(mapping: dict[str, str]) -> bytes:
 
 def build_tokenizer(e5: E5Bin):
     """A ``tokenizers.Tokenizer`` doing what e5.c's ``tok_content`` does, plus <s> … </s>."""
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers
-    from tokenizers import pre_tokenizers, processors
+    from tokenizers import (
+        AddedToken,
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+    )
 
     vocab = [(p, float(s)) for p, s in zip(e5.pieces, e5.scores.tolist(), strict=True)]
     tok = Tokenizer(models.Unigram(vocab, unk_id=e5.unk, byte_fallback=False))

@@ -67,13 +67,15 @@ _SYLLABLE_RE = re.compile(
 )
 
 # Whitespace of every kind → " "; dashes of every kind → "-" (one char each: offsets keep).
-_SPACE_DASH = str.maketrans(
-    {
-        **{c: " " for c in "\t\n\r\x0b\x0c\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"},
-        **{chr(c): " " for c in range(0x2000, 0x200C)},
-        **{c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"},
-    }
-)
+_WS_RE = re.compile("[\t\n\r\x0b\x0c\x85\xa0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000]")
+_DASH_RE = re.compile("[\u2010-\u2015\u2212\ufe58\ufe63\uff0d]")
+_APOS_RE = re.compile("[\u2018\u2019\u02bc\u02b9\u0060\u00b4]")
+
+
+def _space_dash(s: str) -> str:
+    """Whitespace → " ", dashes → "-", apostrophes → "'" (length preserving)."""
+    return _APOS_RE.sub("'", _DASH_RE.sub("-", _WS_RE.sub(" ", s)))
+
 
 _COMBINING_RE = re.compile(r"(?s).[\u0300-\u036f\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]*")
 
@@ -104,7 +106,6 @@ def nfc(s: str) -> str:
     return unicodedata.normalize("NFC", s) if s else s
 
 
-@lru_cache(maxsize=65536)
 def _canonical_syllable(onset: str, nucleus: str, coda: str) -> str:
     tone = 0
     bases = []
@@ -136,8 +137,17 @@ def _canonical_syllable(onset: str, nucleus: str, coda: str) -> str:
     return onset + "".join(out) + coda
 
 
+_TONE_CACHE: dict[str, str] = {}
+
+
 def _tone_sub(m: re.Match[str]) -> str:
-    return _canonical_syllable(m.group(1), m.group(2), m.group(3))
+    s = m.group()
+    r = _TONE_CACHE.get(s)
+    if r is None:
+        r = _canonical_syllable(m.group(1), m.group(2), m.group(3))
+        if len(_TONE_CACHE) < 200_000:
+            _TONE_CACHE[s] = r
+    return r
 
 
 def _canonical_tones(lower: str) -> str:
@@ -149,7 +159,7 @@ def match_key(s: str) -> str:
     """NFC → one tone-mark placement → lower case, whitespace collapsed and stripped."""
     if not s:
         return ""
-    k = nfc(s).lower().translate(_SPACE_DASH)
+    k = _space_dash(nfc(s).lower())
     k = _canonical_tones(k)
     return " ".join(k.split())
 
@@ -171,7 +181,7 @@ class KeyedText:
     ``[i, j)`` to the original span. Works for NFC and NFD input, any whitespace and dashes.
     """
 
-    __slots__ = ("text", "key", "plain", "_map")
+    __slots__ = ("text", "key", "_plain", "_map")
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -194,7 +204,7 @@ class KeyedText:
                 parts.append(lc)
                 newmap.extend([omap[i] if omap is not None else i] * len(lc))
             low, omap = "".join(parts), newmap
-        k = _canonical_tones(low.translate(_SPACE_DASH))
+        k = _canonical_tones(_space_dash(low))
         if "  " in k:
             pieces: list[str] = []
             newmap = []
@@ -210,8 +220,15 @@ class KeyedText:
         if omap is not None:
             omap.append(len(text))
         self.key = k
-        self.plain = k.translate(_PLAIN_TABLE)
+        self._plain: str | None = None
         self._map = omap
+
+    @property
+    def plain(self) -> str:
+        """The plain key of the whole text (same offsets as :attr:`key`), built on first use."""
+        if self._plain is None:
+            self._plain = self.key.translate(_PLAIN_TABLE)
+        return self._plain
 
     def orig(self, i: int) -> int:
         """Offset in the original text of key offset ``i`` (``len(key)`` → ``len(text)``)."""

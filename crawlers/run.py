@@ -7,9 +7,12 @@ the scheduler each start a fresh process for it.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import logging
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlparse
 
 from scrapy.crawler import CrawlerProcess
@@ -18,7 +21,7 @@ from crawlers.context import CrawlContext, SourceStats
 from crawlers.settings import scrapy_settings
 from crawlers.spiders.monitor import MonitorSpider
 from store.db import open_store
-from store.models import FetchLog, Source, utcnow
+from store.models import CrawlRun, FetchLog, Source, utcnow
 from store.profile import Profile, SourceConfig
 from store.queries import finish_run, mark_interrupted_runs, start_run, sync_sources
 from store.settings import Settings
@@ -73,6 +76,25 @@ def host_delays(sources: list[SourceConfig], default: float) -> dict[str, float]
     return delays
 
 
+class CrawlLocked(RuntimeError):
+    """Another crawl holds the data directory's lock."""
+
+
+@contextmanager
+def crawl_lock(data_dir: Path):
+    """One crawl at a time per data directory, so cron can start one every 15 minutes safely."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / "crawl.lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise CrawlLocked("một lượt thu thập khác đang chạy") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def crawl(
     settings: Settings,
     profile: Profile,
@@ -84,6 +106,11 @@ def crawl(
     on_event: Callable[[str, str], None] | None = None,
 ) -> CrawlResult:
     sources = select_sources(profile, only)
+    with crawl_lock(settings.data_dir):
+        return _crawl(settings, profile, profile_name, sources, since, dry_run, on_event)
+
+
+def _crawl(settings, profile, profile_name, sources, since, dry_run, on_event) -> CrawlResult:
     now = utcnow()
     factory = open_store(settings.db_url)
     with factory() as session:
@@ -164,12 +191,6 @@ def _write_logs(factory, run_id, ctx: CrawlContext, summaries, status) -> None:
             if src.conditional and s.name in ctx.validators:
                 row = session.get(Source, ctx.source_ids[s.name])
                 row.etag, row.last_modified = ctx.validators[s.name]
-        from store.models import CrawlRun
-
-        run = session.get(CrawlRun, run_id)
-        run.items_new = sum(s.stats.new for s in summaries)
-        run.items_updated = sum(s.stats.updated for s in summaries)
-        run.errors = sum(len(s.stats.errors) for s in summaries)
-        session.commit()
-        finish_run(session, run, status)
+        session.flush()
+        finish_run(session, session.get(CrawlRun, run_id), status)
         session.commit()

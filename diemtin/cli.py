@@ -153,6 +153,8 @@ def crawl_cmd(
     dry_run: bool = typer.Option(False, "--dry-run", help="Tải và trích xuất, không ghi kho."),
 ) -> None:
     """Thu thập tin bài từ các nguồn trong hồ sơ tỉnh."""
+    from crawlers.run import CrawlLocked
+
     settings: Settings = ctx.obj
     path, prof, problems = _profile(settings, profile)
     try:
@@ -165,6 +167,9 @@ def crawl_cmd(
         )
     except KeyError as exc:
         raise typer.BadParameter(str(exc.args[0]), param_hint="--source") from exc
+    except CrawlLocked as exc:
+        err.print(f"[yellow]Bỏ qua:[/] {exc}.")
+        raise typer.Exit(0) from exc
     _print_summary(result, problems)
     if dry_run:
         console.print(f"Chạy thử: {result.new} bài sẽ được ghi (không ghi gì vào kho).")

