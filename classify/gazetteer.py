@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from classify.text import KeyedText, match_key, plain_key
+from classify.text import PLAIN_TABLE, KeyedText, match_key, plain_key
 
 __all__ = ["LEVELS", "Gazetteer", "PlaceMatch", "Unit", "DATA_PATH"]
 
@@ -111,10 +111,6 @@ class PlaceMatch:
     weak: bool = False  # also a common word or person's name: counts little without context
     note: str = ""  # in Vietnamese: which unit this is and why
 
-    @property
-    def name_start(self) -> int:  # kept for callers that want the bare name only
-        return self.start
-
 
 # ──────────────────────────────── context words ────────────────────────────────
 
@@ -145,6 +141,10 @@ _SUFFIX_EN = {
     "ward": "ward",
 }
 _Q_TYPE = {  # qualifier word → unit type it names
+    "tp.": "Thành phố",
+    "t.p.": "Thành phố",
+    "tx.": "Thị xã",
+    "tt.": "Thị trấn",
     "tỉnh": "Tỉnh",
     "tinh": "Tỉnh",
     "thành phố": "Thành phố",
@@ -180,38 +180,87 @@ def _alt(words: Iterable[str]) -> str:
 
 _ACC_Q = {w: c for c, (acc, _) in _Q_CLASSES.items() for w in acc}
 _PLAIN_Q = {**_ACC_Q, **{w: c for c, (_, pl) in _Q_CLASSES.items() for w in pl}}
-_ACC_Q_RE = re.compile(
-    rf"(?:^|(?<=[^\w.]))(?P<q>{_alt(_ACC_Q)}|{_alt(_Q_EN)})\s*$"
-    r"|(?:^|(?<=[^\w.]))(?P<former>former|nguyên)\s+$"
-)
+_ACC_Q_RE = re.compile(rf"(?:^|(?<=[^\w.]))(?P<q>{_alt(_ACC_Q)}|{_alt(_Q_EN)})\s*$")
 _PLAIN_Q_RE = re.compile(rf"(?:^|(?<=[^\w.]))(?P<q>{_alt(_PLAIN_Q)}|{_alt(_Q_EN)})\s*$")
 _FORMER_RE = re.compile(r"(?:^|(?<=\W))(?:the\s+)?former\s+(?:\w+\s+){0,3}$")
-_OLD_AFTER_RE = re.compile(
-    r"\s*(?:\(\s*(?:cũ|cu|trước đây|truoc day|former|old)\s*\)|(?:cũ|cu)(?!\w))"
-)
+_OLD_AFTER = {
+    "accented": re.compile(r"\s*(?:\(\s*(?:cũ|trước đây|former|old)\s*\)|cũ(?!\w))"),
+    "plain": re.compile(r"\s*(?:\(\s*(?:cu|truoc day|former|old)\s*\)|cu(?!\w))"),
+}
 _EN_SUFFIX_RE = re.compile(rf"\s+(?P<s>{_alt(_SUFFIX_EN)})(?!\w)")
+
+
+def _words(s: str) -> list[str]:
+    return s.split()
+
 
 # Words that make a following capitalised name a person's: honorifics and kin terms.
 _HONORIFICS = frozenset(
-    "ông bà anh chị em cô chú bác cậu dì thím cháu con cụ bé chàng nàng thầy cố mr mr. ms ms. "
-    "mrs mrs. dr dr. đồng_chí nhà_văn nhà_thơ nghệ_sĩ ca_sĩ cầu_thủ tiền_vệ tiền_đạo hậu_vệ "
-    "thủ_môn võ_sĩ vận_động_viên hlv bị_can bị_cáo nạn_nhân tên tác_giả".replace("_", " ").split()
+    _words(
+        "ông bà anh chị em cô chú bác cậu dì thím cháu cụ bé chàng nàng thầy "
+        "mr mr. ms ms. mrs mrs. dr dr. hlv tên"
+    )
 )
 # Vietnamese surnames and common middle names: "Nguyễn Thành Công", "Lê Văn Long Hồ".
 _NAME_PARTS = frozenset(
     match_key(w)
-    for w in (
+    for w in _words(
         "Nguyễn Trần Lê Phạm Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đỗ Hồ Ngô Dương Lý Lưu Trương Đinh "
         "Mai Cao Lâm Tô Trịnh Đoàn Vương Tạ Kiều Quách Lương Triệu Từ Lục Khúc Thạch Danh Lò "
         "Đào Chu Văn Thị Hữu Đức Ngọc Quốc Xuân Thu Công Đình Bá Trọng Khắc Như Kim Hồng Thế "
-        "Tấn Duy Quang Viết Doãn Phùng Nông Hứa Giang Âu Ông Diệp Mạc Thân Tôn Ninh Trà"
-    ).split()
+        "Tấn Duy Quang Viết Doãn Phùng Nông Hứa Âu Diệp Mạc Thân Tôn"
+    )
 )
-_FOLLOW_OK = frozenset(
-    "province city district commune ward town delta region fc".split()
-)  # capitalised words that may follow a place name
+# Capitalised words that may stand before a place name mid-sentence: "Báo Trà Vinh", "Mũi Cà Mau".
+_NAME_HEADS = frozenset(
+    match_key(w)
+    for w in _words(
+        "Báo Đài Sở Cục Hội Ban Đoàn Đảng Tỉnh Huyện Xã Phường Thành Quận Mũi Vịnh Cảng Chợ Cầu "
+        "Sông Đảo Biển Sân Núi Hồ Đất Vùng Miền Khu Tại Ở Về Đến Từ Và Với"
+    )
+)
+# Words before a name that make it a street, a company, a school, a market…, not the unit.
+_ENTITY_HEADS = frozenset(
+    match_key(w)
+    for w in _words(
+        "đường phố lộ ngõ hẻm ty đoàn trường thpt thcs chợ cầu sân bay bến ga hầm đèo sạn hàng "
+        "báo clb tàu nghiệp viện trại số hiệu khu hội tiệm quán nhóm đội tổ"
+    )
+)
+_TOP_ENTITY_HEADS = frozenset(_words("ty hãng hiệu sạn quán tiệm đường phố tàu thpt thcs"))
+# Surnames that start street and person names ("Lý Thường Kiệt"), never a bare commune here.
+_SURNAMES = frozenset(
+    match_key(w)
+    for w in _words(
+        "Nguyễn Trần Lê Phạm Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đỗ Ngô Lý Trương Đinh Trịnh Đoàn "
+        "Lương Phùng Tôn Nông Triệu"
+    )
+)
+# A list after a plural context word: "các xã A, B và C", "hai huyện A và B".
+_LIST_Q_RE = re.compile(
+    r"(?:^|(?<=\W))(?:(?:các|hai|ba|bốn|năm|sáu|bảy|tám|chín|mười|những|\d+|cac|bon|nhung)\s+)?"
+    r"(?P<q>xã, phường|phường, xã|xã|phường|huyện|quận|thị xã|tỉnh|thành phố"
+    r"|xa|phuong|huyen|quan|tinh)\s+"
+    r"(?:(?!\b(?:xã|phường|huyện|quận|tỉnh|thành phố|thị xã|tp|ông|bà|anh|chị)\b)[^.;:!?()]){1,80}?"
+    r"(?:,|\svà|\shoặc|\sva)\s*$"
+)
+# Unaccented province names that are also common unaccented words ("da nang" = đa năng,
+# "cao bang" = cao bằng): in lower case they need a context word.
+_PLAIN_WEAK = frozenset(
+    _words(
+        "da_nang cao_bang hai_duong binh_dinh long_an gia_lai ha_nam thanh_hoa phu_tho lam_dong "
+        "dong_thap an_giang quang_nam son_la tay_ninh nam_dinh bac_ninh vinh_phuc hung_yen phu_yen "
+        "hoa_binh thai_binh binh_duong ha_giang ha_tinh tien_giang hau_giang dien_bien"
+    )
+)
+_PLAIN_WEAK = frozenset(w.replace("_", " ") for w in _PLAIN_WEAK)
+# Phrases that contain a place name but are not places.
+_NOT_PLACES = ("Thái Bình Dương", "Thai Binh Duong", "Châu Á - Thái Bình Dương")
+# Capitalised words that may follow a place name.
+_FOLLOW_OK = frozenset(_words("province city district commune ward town delta region fc"))
 _STOP_NEXT = {"thái bình": ("dương",), "thai binh": ("duong",)}
 
+_LEADING_Q_RE = re.compile(rf"(?P<q>{_alt(_PLAIN_Q)})\s*(?=\S)")
 _CAP_SPLIT = re.compile(r"[\s\-']+")
 _WORD_CHAR = re.compile(r"\w")
 
@@ -380,9 +429,10 @@ class Gazetteer:
         """Units with this name (context word allowed: "tỉnh Trà Vinh", "huyện Cầu Ngang")."""
         k = match_key(name)
         typ = None
-        m = re.match(rf"(?P<q>{_alt(_PLAIN_Q)})\s*(?=\S)", k)
-        if m and k[m.end() :] in self._by_key:
-            typ, k = _Q_TYPE.get(m.group("q").rstrip(".") if m.group("q") != "p." else "p."), k[m.end() :]
+        m = _LEADING_Q_RE.match(k)
+        if m and (k[m.end() :] in self._by_key or plain_key(k[m.end() :]) in self._by_key):
+            typ, k = _Q_TYPE.get(m.group("q")), k[m.end() :]
+            name = k
         units = [self.units[c] for c, _via in self._by_key.get(k, ())]
         if not units:
             units = [self.units[c] for c, _via in self._by_key.get(plain_key(name), ())]
@@ -413,8 +463,8 @@ class Gazetteer:
     def _names_of(self, u: Unit) -> list[tuple[str, bool]]:
         """(written form, carries its own context word) for each name of a unit."""
         forms: list[str] = [u.name, *u.aliases]
-        if u.english and u.english not in forms:
-            forms.append(u.english)
+        if u.english and plain_key(u.english) != plain_key(u.name) and u.english not in forms:
+            forms.append(u.english)  # hand-written English names only: "Hanoi", "Hue"
         out: list[tuple[str, bool]] = []
         prefixed = u.level == "commune_old" or u.name.isdigit()
         for f in forms:
@@ -430,7 +480,6 @@ class Gazetteer:
                         short = {"phường": "p", "quận": "q", "xã": "x"}.get(t)
                         if short:
                             out += [(f"{short}.{v}", True), (f"{short}. {v}", True)]
-                            out.append((f"{short}{v}", True))
                 else:
                     out.append((v, False))
         return out
@@ -438,18 +487,35 @@ class Gazetteer:
     def _build_index(self) -> None:
         by_key: dict[str, list[tuple[str, str]]] = {}
         self._prefix_len: dict[str, int] = {}
-        for u in self.units.values():
-            for form, prefixed in self._names_of(u):
+        keys: dict[str, tuple[str, str]] = {}  # written form → (match key, plain key)
+
+        def key_of(form: str) -> tuple[str, str]:
+            kk = keys.get(form)
+            if kk is None:
                 acc = match_key(form)
-                pl = plain_key(form)
+                kk = keys[form] = (acc, acc.translate(PLAIN_TABLE))
+            return kk
+
+        self._old_communes: dict[str, list[str]] = {}
+        for u in self.units.values():
+            if u.level == "commune_old":
+                acc, pl = key_of(u.name)
+                self._old_communes.setdefault(acc, []).append(u.code)
+                if pl != acc:
+                    self._old_communes.setdefault(pl, []).append(u.code)
+            for form, prefixed in self._names_of(u):
+                acc, pl = key_of(form)
                 by_key.setdefault(acc, []).append((u.code, "accented"))
                 if pl != acc:
                     by_key.setdefault(pl, []).append((u.code, "plain"))
                 if prefixed:
-                    n = len(acc) - len(match_key(u.name))
+                    n = len(acc) - len(key_of(u.name)[0])
                     self._prefix_len[acc] = n
                     self._prefix_len[pl] = n
         self._by_key = {k: tuple(dict.fromkeys(v)) for k, v in by_key.items()}
+        self._block = {match_key(p) for p in _NOT_PLACES}
+        for b in self._block:
+            self._by_key.setdefault(b, ())
         try:
             import ahocorasick  # pyahocorasick
 
@@ -487,8 +553,12 @@ class Gazetteer:
         key = kt.key
         groups: dict[tuple[int, int], list[tuple[str, str, str]]] = {}
         n = len(key)
+        blocked: list[tuple[int, int]] = []
         for s, e, k in self._scan(key):
             if (s > 0 and key[s - 1].isalnum()) or (e < n and key[e].isalnum()):
+                continue
+            if k in self._block:
+                blocked.append((s, e))
                 continue
             plen = self._prefix_len.get(k, 0)
             ns = s + plen
@@ -496,6 +566,8 @@ class Gazetteer:
                 groups.setdefault((ns, e), []).append((code, via, k))
         hits: list[_Hit] = []
         for (ns, ne), entries in groups.items():
+            if any(bs <= ns and ne <= be for bs, be in blocked):
+                continue
             h = self._read(kt, ns, ne, entries)
             if h is not None:
                 hits.append(h)
@@ -504,11 +576,9 @@ class Gazetteer:
         chosen: list[_Hit] = []
         last = -1
         for h in hits:
-            if h.fs >= last and h.ns >= last:
+            if h.fs >= last:
                 chosen.append(h)
                 last = h.fe
-            elif chosen and h.fs == chosen[-1].fs and h.fe > chosen[-1].fe:
-                pass
         self._resolve_chains(key, chosen)
         self._resolve_by_document(chosen)
         return [self._to_match(kt, h) for h in chosen]
@@ -520,37 +590,26 @@ class Gazetteer:
         acc = [(c, k) for c, v, k in entries if v == "accented"]
         via = "accented" if acc else "plain"
         pool = acc or [(c, k) for c, v, k in entries if v == "plain"]
-        prefixed_keys = {k for _c, k in pool if k in self._prefix_len}
         units = list(dict.fromkeys(self.units[c] for c, _k in pool))
         name_key = key[ns:ne]
+        extra = self._old_communes.get(name_key, ())
         os_, oe = kt.span(ns, ne)
         surface = text[os_:oe]
 
-        # context before: a qualifier word (or the one inside a prefixed key)
+        # context before: a qualifier word (part of the key itself for "phường 4", "xã cũ …")
         qualifier = cls = None
         fs = ns
-        if prefixed_keys:
-            qk = next(iter(prefixed_keys))
-            qualifier = qk[: self._prefix_len[qk]].strip()
-            fs = ns - self._prefix_len[qk]
-            cls = {"phường": "ward", "xã": "comm", "thị trấn": "town", "quận": "dist"}.get(
-                qualifier.rstrip(".").replace("p", "phường", 1) if len(qualifier) <= 2 else qualifier,
-                "comm",
-            )
-            units_pref = [u for u in units if match_key(u.type) == qualifier or u.level == "commune_old"]
-            units = units_pref or units
         pre = key[max(0, ns - 30) : ns]
-        if qualifier is None:
-            m = (_ACC_Q_RE if via == "accented" else _PLAIN_Q_RE).search(pre)
-            if m and m.group("q"):
-                qualifier = m.group("q")
-                cls = _ACC_Q.get(qualifier) or _PLAIN_Q.get(qualifier) or _Q_EN.get(qualifier)
-                fs = ns - (len(pre) - m.start("q"))
+        m = (_ACC_Q_RE if via == "accented" else _PLAIN_Q_RE).search(pre)
+        if m:
+            qualifier = m.group("q")
+            cls = _PLAIN_Q.get(qualifier) or _Q_EN.get(qualifier)
+            fs = ns - (len(pre) - m.start("q"))
         old = False
         fe = ne
         post = key[ne : ne + 30]
-        m = _OLD_AFTER_RE.match(post)
-        if m and (via == "plain" or "cu" not in m.group().replace("cũ", "")):
+        m = _OLD_AFTER[via].match(post)
+        if m:
             old = True
             fe = ne + m.end()
         elif _FORMER_RE.search(key[max(0, fs - 40) : fs]):
@@ -561,18 +620,23 @@ class Gazetteer:
                 cls = _SUFFIX_EN[m.group("s")]
                 qualifier = m.group("s")
                 fe = ne + m.end()
+        if cls is None:
+            # a list after a plural context word: "các xã Long Hồ, Phú Quới và Thạnh Quới"
+            m = _LIST_Q_RE.search(key[max(0, ns - 120) : ns])
+            if m:
+                qualifier = m.group("q")
+                cls = _PLAIN_Q.get(qualifier.split(",")[0]) or "comm"
 
         # a bare name must read as a proper name
         bare = cls is None
-        if bare:
-            if not _capitalised(surface):
-                return None
-            if self._person_context(text, os_, oe, via):
-                return None
+        if bare and self._inside_longer_name(text, os_, via):
+            return None
         stop = _STOP_NEXT.get(name_key)
         if stop and re.match(rf"\s+(?:{'|'.join(stop)})(?!\w)", post):
             return None
 
+        if cls in ("comm", "ward", "town", "zone") and extra:
+            units = list(dict.fromkeys([*units, *(self.units[c] for c in extra)]))
         h = _Hit(ns, ne, fs, fe, via, qualifier, cls, old, [], [])
         typ = _Q_TYPE.get(qualifier or "") if qualifier else None
         cands = self._candidates(units, cls, typ, old)
@@ -582,39 +646,76 @@ class Gazetteer:
         levels = {u.level for u in cands}
         top = [u for u in cands if u.level in ("province", "province_old")]
         if bare:
+            caps = _capitalised(surface)
+            one_word = " " not in name_key and "-" not in name_key
             if top:
                 if name_key in self._qual_only:
                     return None
-                if via == "plain" and (" " not in name_key and "-" not in name_key):
-                    h.weak = True  # one plain syllable ("Hue"): little on its own
+                if via == "plain":
+                    # unaccented social posts write "tra vinh": distinctive names only
+                    if not caps and (one_word or name_key in _PLAIN_WEAK):
+                        return None
+                    h.weak = one_word  # "Hue": little on its own
+                elif not caps:
+                    return None  # "hòa bình" is peace
+                if self._entity_context(text, os_, _TOP_ENTITY_HEADS):
+                    return None  # "Công ty Vĩnh Long", "khách sạn Sài Gòn"
                 h.weak = h.weak or name_key in self._weak_prov
             else:
-                if name_key in self._weak_local:
+                if not caps or name_key in self._weak_local:
                     return None
-                if via == "plain" and " " not in name_key:
+                if via == "plain" and one_word:
                     return None
-                if self._followed_by_name(text, oe) and via == "accented":
+                if via == "accented" and self._followed_by_name(text, oe):
                     return None
+                if self._entity_context(text, os_):
+                    return None  # "đường Nguyễn Huệ", "Công ty … Phú Nhuận", "trường THPT …"
+                towns = [u for u in cands if u.level == "district_old" and u.type != "Huyện"]
+                if not towns:
+                    if name_key.split(" ", 1)[0] in _SURNAMES:
+                        return None  # "Lý Thường Kiệt", "Trần Hưng Đạo": streets, people
+                    # a bare commune or rural district name: counts with support only
+                    h.weak = True
         h.chosen = self._prefer(cands, bare)
         if not h.chosen:
             return None
         if len({u.province_code for u in h.chosen}) == 1:
-            h.resolved_by = "từ chỉ cấp" if not bare else ("tên" if len(levels) == 1 else "mặc định")
-            if old and not bare:
+            if not bare or old:
                 h.resolved_by = "từ chỉ cấp"
+            else:
+                h.resolved_by = "tên" if len(levels) == 1 else "mặc định"
         return h
 
     @staticmethod
-    def _person_context(text: str, os_: int, oe: int, via: str) -> bool:
-        m = re.search(r"(\S+)\s+$", text[max(0, os_ - 40) : os_])
+    def _inside_longer_name(text: str, os_: int, via: str) -> bool:
+        """A bare name that is part of a person's name or of a longer proper name.
+
+        "ông Thành Công", "Nguyễn Thành Công", "Thái Bình Dương" (mid-sentence); but not "Tại
+        Trà Vinh" (sentence start), "UBND Trà Vinh" (acronym), "Báo Trà Vinh", "Mũi Cà Mau".
+        """
+        window = text[max(0, os_ - 60) : os_]
+        m = re.search(r"(\S+)\s+$", window)
         if not m:
             return False
         prev = m.group(1)
-        if prev[-1:] in ",.;:!?()\"“”'–-":
+        if prev[-1:] in ",.;:!?()[]\"“”'–—-…":
             return False
-        if match_key(prev) in _HONORIFICS:
+        pk = match_key(prev)
+        if pk in _HONORIFICS:
             return True
-        return via == "accented" and prev[:1].isupper() and match_key(prev) in _NAME_PARTS
+        if via != "accented" or not prev[:1].isupper():
+            return False
+        if pk in _NAME_PARTS:
+            return True
+        if prev.isupper() or pk in _NAME_HEADS:
+            return False
+        before = window[: m.start()].rstrip()
+        return bool(before) and before[-1] not in '.!?:;…"“”([-–—'
+
+    @staticmethod
+    def _entity_context(text: str, os_: int, heads: frozenset[str] | None = None) -> bool:
+        m = re.search(r"(\S+)\s+$", text[max(0, os_ - 40) : os_])
+        return bool(m) and match_key(m.group(1)) in (heads or _ENTITY_HEADS)
 
     @staticmethod
     def _followed_by_name(text: str, oe: int) -> bool:
@@ -637,25 +738,29 @@ class Gazetteer:
         lv: dict[str, list[Unit]] = {}
         for u in units:
             lv.setdefault(u.level, []).append(u)
-        P, PO = lv.get("province", []), lv.get("province_old", [])  # noqa: N806
-        D, C, CO = lv.get("district_old", []), lv.get("commune", []), lv.get("commune_old", [])  # noqa: N806
+        prov, prov_old = lv.get("province", []), lv.get("province_old", [])
+        dist, comm, comm_old = (lv.get(k, []) for k in ("district_old", "commune", "commune_old"))
         if cls == "prov":
-            return PO if old else (P + PO)
+            return prov_old if old else prov + prov_old
         if cls == "city":
-            top = [u for u in (PO if old else P + PO) if u.type == "Thành phố"]
-            return top + [u for u in D if u.type == "Thành phố"] + [u for u in D if u.type != "Thành phố"]
+            top = [u for u in (prov_old if old else prov + prov_old) if u.type == "Thành phố"]
+            cities = [u for u in dist if u.type == "Thành phố"]
+            return top + cities + [u for u in dist if u.type != "Thành phố"]
         if cls == "dist":
-            return by_type(D)
+            return by_type(dist)
         if cls in ("ward", "comm", "zone"):
-            return (by_type(CO) + by_type(C)) if old else (by_type(C) + by_type(CO))
+            cur = [u for u in comm if not typ or u.type == typ]
+            past = [u for u in comm_old if not typ or u.type == typ]
+            rest = [u for u in comm + comm_old if u not in cur and u not in past]
+            return past + cur + rest if old else cur + past + rest
         if cls == "town":
-            return [u for u in CO if u.type == "Thị trấn"] + C + D
+            return [u for u in comm_old if u.type == "Thị trấn"] + comm + dist
         # bare name
         if old:
-            return PO + D
-        if P or PO:
-            return P + PO + D + C
-        return D + C
+            return prov_old + dist
+        if prov or prov_old:
+            return prov + prov_old + dist + comm
+        return dist + comm
 
     @staticmethod
     def _prefer(cands: list[Unit], bare: bool) -> list[Unit]:
@@ -704,33 +809,64 @@ class Gazetteer:
         return len({u.province_code for u in h.chosen}) != 1
 
     def _resolve_chains(self, key: str, hits: list[_Hit]) -> None:
-        """"xã Tân An, huyện Cần Đước, tỉnh Long An": the unit after a name narrows it."""
-        link = re.compile(r"\s*(?:[,(\-]|thuộc|của|thuoc|cua|in|of)?\s*(?:\(\s*)?")
+        """ "xã Tân An, huyện Cần Đước, tỉnh Long An": the unit after a name narrows it.
+
+        An ambiguous name takes the reading inside the next unit of its address; a resolved one
+        that the address contradicts ("xã Châu Hưng, huyện Vĩnh Lợi (Bạc Liêu)": not Vĩnh
+        Long's Châu Hưng) takes another reading inside it, where there is one.
+        """
+        link = re.compile(r"\s*[,(\-]?\s*(?:(?:thuộc|của|thuoc|cua|in|of)\s+)?\(?\s*")
+        rank = {lv: i for i, lv in enumerate(LEVELS)}
+        rank["province_old"] = rank["province"]
+        rank["commune_old"] = rank["commune"]
+        sep = re.compile(r"\s*(?:,|và|hoặc|va|and|or)\s*")
         for i in range(len(hits) - 2, -1, -1):
-            h, nxt = hits[i], hits[i + 1]
-            gap = key[h.fe : nxt.fs]
-            if len(gap) > 12 or not link.fullmatch(gap) or self._ambiguous(nxt):
+            h = hits[i]
+            level = min(rank[u.level] for u in h.chosen)
+            # skip siblings of a list: "xã Long Thạnh và Châu Hưng, huyện Vĩnh Lợi"
+            prev, j = h, i + 1
+            while (
+                j < len(hits) - 1
+                and min(rank[u.level] for u in hits[j].chosen) == level
+                and sep.fullmatch(key[prev.fe : hits[j].fs])
+            ):
+                prev, j = hits[j], j + 1
+            nxt = hits[j]
+            if self._ambiguous(nxt):
                 continue
             parent = nxt.chosen[0]
+            if rank[parent.level] >= level:
+                continue  # "TPHCM, Sài Gòn": a list, not an address
+            gap = key[prev.fe : nxt.fs]
+            if len(gap) > 12 or not link.fullmatch(gap):
+                continue
+            if not self._ambiguous(h) and self._in_scope(h.chosen[0], parent):
+                continue
             scoped = [u for u in h.cands if self._in_scope(u, parent)]
             if not scoped:
                 continue
             pick = self._prefer(scoped, h.cls is None)
             if pick and len({u.province_code for u in pick}) == 1:
-                if self._ambiguous(h) or pick[0].code != h.chosen[0].code:
-                    h.chosen = pick
-                    h.resolved_by = "địa chỉ"
-                    h.why.append(f"theo địa chỉ: {self._label_of(parent)}")
+                h.chosen = pick[:1]
+                h.resolved_by = "địa chỉ"
+                h.weak = False
+                h.why.append(f"theo địa chỉ: {self._label_of(parent)}")
 
     def _resolve_by_document(self, hits: list[_Hit]) -> None:
-        provs = {h.chosen[0].province_code for h in hits if not self._ambiguous(h) and not h.weak}
+        """An ambiguous name whose candidates lie in only one province the text names elsewhere."""
+        sure = [h.chosen[0] for h in hits if not self._ambiguous(h) and not h.weak]
+        provs = {u.province_code for u in sure}
+        olds = {o.code for o in (self.old_province_of(u) for u in sure) if o is not None}
         for h in hits:
             if not self._ambiguous(h):
                 continue
             inside = [u for u in h.chosen if u.province_code in provs]
-            if len({u.province_code for u in inside}) == 1:
-                h.chosen = inside[:1]
-                h.resolved_by = "văn bản"
+            if len({u.province_code for u in inside}) != 1:
+                continue
+            # "huyện Châu Thành" in a text about Trà Vinh: Trà Vinh's, not Bến Tre's
+            named = [u for u in inside if (o := self.old_province_of(u)) and o.code in olds]
+            h.chosen = (named or inside)[:1]
+            h.resolved_by = "văn bản"
 
     # ─────────────────────────── output ───────────────────────────
 
@@ -780,13 +916,18 @@ class Gazetteer:
         u = h.chosen[0]
         alts = tuple(c.code for c in h.cands if c.code != u.code and c.level != u.level)
         note = f"“{name_surface}”: {self._label_of(u)}"
-        if h.resolved_by == "mặc định" and alts:
-            others = [self.units[c] for c in alts if self.units[c].province_code == u.province_code]
-            if others:
-                note += "; cũng là tên " + ", ".join(o.full_name for o in others[:2])
-        elif h.qualifier and h.cls and alts:
-            tops = [self.units[c] for c in alts if self.units[c].level in ("province_old",)]
-            if tops and u.level != "province_old":
+        others = [
+            o
+            for o in (self.units[c] for c in alts)
+            if not (o.level == "province_old" and u.level == "province" and o.name == u.name)
+        ]
+        if h.resolved_by == "mặc định" and others:
+            same = [o for o in others if o.province_code == u.province_code]
+            if same:
+                note += "; cũng là tên " + ", ".join(o.full_name for o in same[:2])
+        elif h.cls and u.level in ("commune", "district_old", "commune_old"):
+            tops = [o for o in others if o.level == "province_old"]
+            if tops:
                 note += f" (không phải {tops[0].label})"
         if h.resolved_by == "văn bản":
             note += " (theo tỉnh được nêu trong bài)"

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from functools import lru_cache
 
 __all__ = [
+    "PLAIN_TABLE",
     "KeyedText",
     "match_key",
     "nfc",
@@ -95,7 +96,7 @@ def _build_plain_table() -> dict[int, str]:
     return table
 
 
-_PLAIN_TABLE = _build_plain_table()
+PLAIN_TABLE = _build_plain_table()
 
 
 # ─────────────────────────────── keys ───────────────────────────────
@@ -166,12 +167,12 @@ def match_key(s: str) -> str:
 
 def strip_diacritics(s: str) -> str:
     """Remove Vietnamese (Latin) diacritics; đ/Đ/Ð → d/D. Case is kept."""
-    return nfc(s).translate(_PLAIN_TABLE)
+    return nfc(s).translate(PLAIN_TABLE)
 
 
 def plain_key(s: str) -> str:
     """:func:`match_key` without diacritics (đ, Đ, Ð → d). Use only with context words."""
-    return match_key(s).translate(_PLAIN_TABLE)
+    return match_key(s).translate(PLAIN_TABLE)
 
 
 class KeyedText:
@@ -227,7 +228,7 @@ class KeyedText:
     def plain(self) -> str:
         """The plain key of the whole text (same offsets as :attr:`key`), built on first use."""
         if self._plain is None:
-            self._plain = self.key.translate(_PLAIN_TABLE)
+            self._plain = self.key.translate(PLAIN_TABLE)
         return self._plain
 
     def orig(self, i: int) -> int:

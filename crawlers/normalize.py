@@ -197,3 +197,32 @@ def content_hash(title: str, text: str) -> str:
     """SHA-256 over normalised title and text: changes only when the words change."""
     body = collapse(title or "") + "\n" + collapse(text or "")
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+_VI_LETTERS = set("ăâđêôơưàáạảãằắặẳẵầấậẩẫèéẹẻẽềếệểễìíịỉĩòóọỏõồốộổỗờớợởỡùúụủũừứựửữỳýỵỷỹ")
+_EN_WORDS = frozenset("the and of to in is for on with that was are by as from has have".split())
+# Vietnamese function words as typed without diacritics in social posts.
+_VI_PLAIN = frozenset(
+    "khong nguoi duoc cua cho nhung minh roi nay voi ve la va nha sao gio thi cung da dang se "
+    "mot cac nhieu qua oi ai biet nghe noi tinh xa huyen bao".split()
+)
+
+
+def guess_language(text: str, default: str = "vi") -> str:
+    """'vi' or 'en' for a post whose channel carries both; `default` when unsure (Vietnamese
+    written without diacritics looks like neither)."""
+    letters = [c for c in nfc(text).lower() if c.isalpha()]
+    if not letters:
+        return default
+    if sum(c in _VI_LETTERS for c in letters) / len(letters) > 0.08:  # names in English: less
+        return "vi"
+    words = re.findall(r"[a-z']+", text.lower())
+    if not words:
+        return default
+    vi = sum(w in _VI_PLAIN for w in words) / len(words)
+    en = sum(w in _EN_WORDS for w in words) / len(words)
+    if vi > 0.12 and vi > en:
+        return "vi"
+    if en > 0.06:
+        return "en"
+    return default

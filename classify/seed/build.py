@@ -116,6 +116,7 @@ BASE_KEYS = {
     "auto_so",
     "unacc",
     "note",
+    "mentions",
 }
 MONTHS_EN = (
     "January",
@@ -294,14 +295,16 @@ _TOKEN = re.compile(r"\{([^{}]+)\}")
 _SLOT = re.compile(r"([a-z_]+?)(\d*)(?:\.([a-z_]+))?")
 
 
-def slot_stems(*templates: str) -> set[str]:
+def slot_stems(*templates: str) -> set[tuple[str, str]]:
+    """The (stem, index) of every place or name slot used; named values are left out."""
+    tokens = [tok for template in templates for tok in _TOKEN.findall(template)]
+    defined = {tok.split("=", 1)[0] for tok in tokens if re.match(r"[a-z_]\w*=", tok)}
     stems = set()
-    for template in templates:
-        for tok in _TOKEN.findall(template):
-            expr = tok.split("=", 1)[1] if re.match(r"[a-z_]\w*=", tok) else tok
-            m = _SLOT.fullmatch(expr)
-            if m:
-                stems.add((m.group(1), m.group(2)))
+    for tok in tokens:
+        expr = tok.split("=", 1)[1] if re.match(r"[a-z_]\w*=", tok) else tok
+        m = _SLOT.fullmatch(expr)
+        if m and (m.group(1) + m.group(2)) not in defined:
+            stems.add((m.group(1), m.group(2)))
     return stems
 
 
@@ -343,11 +346,12 @@ class Context:
 
     def evaluate(self, expr: str) -> object:
         rng = self.rng
-        num = re.fullmatch(r"([nf]):(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)", expr)
+        num = re.fullmatch(r"([nf]):(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)(?::(\d+))?", expr)
         if num:
             lo, hi = float(num.group(2)), float(num.group(3))
             if num.group(1) == "n":
-                return ("int", rng.randint(int(lo), int(hi)))
+                step = int(num.group(4) or 1)
+                return ("int", rng.randrange(int(lo), int(hi) + 1, step))
             return ("float", round(rng.uniform(lo, hi), 1))
         if "|" in expr:
             return ("text", rng.choice(expr.split("|")))
@@ -536,7 +540,8 @@ def expand(bank: Bank, base: dict) -> list[dict]:
         social = base.get("so")
         socials = social if isinstance(social, list) else ([social] if social else [])
         auto = base.get("auto_so")
-        if not socials and (auto or (auto is None and rng.random() < AUTO_SOCIAL_RATE)):
+        auto_ok = lang == "vi" and relevant
+        if not socials and (auto or (auto is None and auto_ok and rng.random() < AUTO_SOCIAL_RATE)):
             socials = [wrap_social(bank, base, rng)]
         n_social = int(base.get("nso", len(socials)))
         for i in range(n_social):
@@ -617,11 +622,49 @@ def assign_splits(groups: dict[str, list[dict]]) -> dict[str, str]:
 # ─────────────────────────────── build ───────────────────────────────
 
 
+# Names that tie a text to a profile besides the province's own and former names.
+EXTRA_MARKERS = {
+    "vinh_long": ["Cổ Chiên", "Ba Tri", "Cầu Ngang"],
+    "ca_mau": ["Hòn Khoai", "Sông Đốc", "Năm Căn", "U Minh"],
+    "dong_nai": ["Biên Hòa", "Long Thành", "Đồng Xoài", "Hoa Lư"],
+    "khanh_hoa": ["đặc khu Trường Sa", "Nha Trang", "Cam Ranh", "Phan Rang"],
+}
+
+
+def profile_markers(bank: Bank) -> dict[str, re.Pattern[str]]:
+    out = {}
+    for code, place in bank.profiles.items():
+        names = [v[0] for v in place.lists["tinh"]] + [v[0] for v in place.lists.get("tinh_cu", [])]
+        names += EXTRA_MARKERS[code]
+        names += [strip_diacritics(n) for n in names]
+        out[code] = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
+    return out
+
+
+def check_mentions(bank: Bank, base: dict, items: list[dict]) -> None:
+    """A cross item must name no profile; a relevant item no profile but its own."""
+    markers = profile_markers(bank)
+    allowed = set(base.get("mentions", []))
+    for item in items:
+        text = item["title"] + " " + item["lead"]
+        for code, pattern in markers.items():
+            if code in allowed:
+                continue
+            if item["variant"] == "cross" or (item["relevant"] and code != item["province"]):
+                m = pattern.search(text)
+                if m:
+                    raise BankError(
+                        f"{base['id']}: {item['variant']} item for {item['province']} names "
+                        f"{m.group(0)!r} ({code}); set x: 0 or list it under mentions"
+                    )
+
+
 def build(root: Path = BANK) -> dict[str, list[dict]]:
     bank = Bank(root)
     groups: dict[str, list[dict]] = {}
     for base in bank.bases:
         groups[base["id"]] = expand(bank, base)
+        check_mentions(bank, base, groups[base["id"]])
     seen: dict[tuple[str, str], str] = {}
     for bid, items in groups.items():
         unique = []

@@ -124,48 +124,28 @@ DISTRICT_ALIASES = {
     ("Ninh Thuận", "Phan Rang - Tháp Chàm"): ["Phan Rang", "Phan Rang-Tháp Chàm"],
 }
 
-# Commune-level and district-level names that are common words or person names.
+# Commune-level and district-level names that are common words, person names, newspapers,
+# mountains and rivers, historic provinces (gone before 2025) or Chinese cities ("Quảng Châu" =
+# Guangzhou): a bare mention is dropped; with a context word ("xã Long Hồ") it counts.
 WEAK_LOCAL_NAMES = [
-    "Hòa Bình",
-    "Thành Công",
-    "An Bình",
-    "Tân An",
-    "Long Hồ",
-    "Bình An",
-    "An Phú",
-    "Thái Bình",
-    "Hòa An",
-    "Thắng Lợi",
-    "Độc Lập",
-    "Tự Do",
-    "Hạnh Phúc",
-    "Thống Nhất",
-    "Đoàn Kết",
-    "Quyết Thắng",
-    "Tiến Bộ",
-    "Bình Minh",
-    "Phú Quý",
-    "Phú Lộc",
-    "Thuận An",
-    "Minh Khai",
-    "Trung Hòa",
-    "Hòa Thuận",
-    "Thịnh Vượng",
-    "Trung Tâm",
-    "Trung Thành",
-    "Hồng Phong",
-    "Quang Trung",
-    "Lê Lợi",
-    "Trần Phú",
-    "Hoàng Diệu",
-    "Nguyễn Trãi",
-    "Đông Hòa",
-    "Tây Sơn",
-    "Tân Tiến",
-    "Tân Lập",
-    "Tân Thành",
-    "Tân Phú",
-]
+    # common words and person names
+    "Hòa Bình", "Thành Công", "An Bình", "Tân An", "Long Hồ", "Bình An", "An Phú", "Thái Bình",
+    "Hòa An", "Thắng Lợi", "Độc Lập", "Tự Do", "Hạnh Phúc", "Thống Nhất", "Đoàn Kết",
+    "Quyết Thắng", "Tiến Bộ", "Bình Minh", "Phú Quý", "Phú Lộc", "Thuận An", "Minh Khai",
+    "Trung Hòa", "Hòa Thuận", "Thịnh Vượng", "Trung Tâm", "Trung Thành", "Hồng Phong",
+    "Quang Trung", "Chiến Thắng", "Anh Dũng", "Tân Tiến", "Tân Lập", "Tân Thành", "Tân Phú",
+    "Đông Hòa", "Tây Sơn", "Thanh Bình", "Thái Hòa", "Minh Quang", "Đức Minh", "Hồng Minh",
+    "Hồng Vân", "Cẩm Vân", "Hải Anh", "Thanh Lam", "Thanh Hương", "Hồng Hà", "Vinh Quang",
+    "Thiên Trường", "Kim Liên", "Sơn Trà",
+    # newspapers, mountains, regions
+    "Tiền Phong", "Thanh Niên", "Tuổi Trẻ", "Lao Động", "Nhân Dân", "Trường Sơn", "Tây Nguyên",
+    # historic provinces
+    "Hà Tây", "Minh Hải", "Cửu Long", "Sông Bé", "Hà Bắc", "Nghĩa Bình", "Thuận Hải",
+    "Phú Khánh", "Vĩnh Phú", "Hải Hưng", "Bắc Thái", "Hà Sơn Bình", "Nghệ Tĩnh",
+    # Chinese cities and provinces
+    "Quảng Châu", "Tô Châu", "Côn Minh", "Hàng Châu", "Phúc Kiến", "Vân Nam", "Quảng Tây",
+    "Quảng Đông", "Hải Nam", "Nam Ninh", "Thượng Hải", "Bắc Kinh", "Thâm Quyến",
+]  # fmt: skip
 
 
 def slug(name: str) -> str:

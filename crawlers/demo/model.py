@@ -39,61 +39,25 @@ class Outlet:
     authors: tuple[str, ...] = ()
 
 
-OUTLETS: dict[str, Outlet] = {
-    o.name: o
-    for o in (
-        Outlet(
-            "baovinhlong", "Báo Vĩnh Long", "press_local", "vi", "/baovinhlong/",
-            "/baovinhlong/rss/tin-moi.rss", ("baovinhlong",), "feed",
-            ("Thanh Tâm", "Hữu Thời", "Ngọc Trâm", "Minh Thái", "Phương Nghi", "Kim Ngân"),
-        ),
-        Outlet(
-            "tinnhanh", "Tin Nhanh Việt Nam", "press_central", "vi", "/tinnhanh/",
-            "/tinnhanh/sitemap.xml", ("tinnhanh", "tinnhanh-rss"), "sitemap",
-            ("Nguyễn Hoàng", "Lê Vy", "Trần Quốc Bảo", "Phạm Thu Hà"),
-        ),
-        Outlet(
-            "thoibao", "Thời báo Phương Nam", "press_central", "vi", "/thoibao/",
-            "/thoibao/thoi-su/", ("thoibao",), "listing",
-            ("NGỌC HÂN", "HOÀI PHONG", "TRÍ DŨNG", "MỸ XUYÊN"),
-        ),
-        Outlet(
-            "mekongobserver", "The Mekong Observer", "press_foreign", "en", "/mekongobserver/",
-            "/mekongobserver/feed/atom/", ("mekongobserver",), "feed",
-            ("Anh Nguyen", "Daniel Moore", "Linh Tran", "Sophie Laurent"),
-        ),
-        Outlet(
-            "vietbao", "Việt Báo Hải Ngoại", "press_foreign", "vi", "/vietbao/",
-            "/vietbao/index.rdf", ("vietbao",), "feed",
-            ("Trần Minh (Westminster)", "Vũ Hoàng Lan", "Khải Nguyên"),
-        ),
-        Outlet(
-            "diendan", "Diễn đàn Miền Tây", "social", "vi", "/diendan/",
-            "/diendan/forums/tin-tuc-dia-phuong.5/", ("diendan",), "forum",
-        ),
-        Outlet(
-            "mientay24h", "Miền Tây 24h (YouTube)", "social", "vi", "/youtube/",
-            "/youtube/feeds/videos.xml?channel_id=UCm1enTay24hTinNhanh0000", ("mientay24h",),
-            "feed",
-        ),
-        Outlet(
-            "tinnongmientay", "Tin Nóng Miền Tây (Telegram)", "social", "vi", "/telegram/",
-            "/telegram/s/tinnongmientay", ("tinnongmientay",), "telegram",
-        ),
-        Outlet(
-            "reddit-vietnam", "r/VietNam (Reddit)", "social", "en", "/reddit/",
-            "/reddit/r/VietNam/new.json", ("reddit-vietnam",), "reddit",
-        ),
-        Outlet(
-            "mastodon-vinhlong", "#vinhlong (Mastodon)", "social", "vi", "/mastodon/",
-            "/mastodon/api/v1/timelines/tag/vinhlong", ("mastodon-vinhlong",), "mastodon",
-        ),
-        Outlet(
-            "baohong", "Báo Hồng (nguồn lỗi mẫu)", "press_local", "vi", "/baohong/",
-            "/baohong/rss.xml", ("baohong",), "feed",
-        ),
-    )
-}
+def _outlets() -> dict[str, Outlet]:
+    data = yaml.safe_load((HERE / "outlets.yaml").read_text(encoding="utf-8"))
+    return {
+        name: Outlet(
+            name=name,
+            title=d["title"],
+            kind=d["kind"],
+            language=d["language"],
+            home=d["home"],
+            feed=d["feed"],
+            sources=tuple(d.get("sources") or (name,)),
+            type=d["type"],
+            authors=tuple(d.get("authors") or ()),
+        )
+        for name, d in data.items()
+    }
+
+
+OUTLETS: dict[str, Outlet] = _outlets()
 
 SECTIONS = {
     "thoi-su": "Thời sự",
@@ -232,7 +196,7 @@ def normalize_now(now: datetime | None) -> datetime:
 def _at(now: datetime, hours: float, key: str | None = None) -> datetime:
     """`hours` before `now`, a few minutes earlier still (by `key`) so times look less round."""
     jitter = zlib.crc32(key.encode()) % 17 if key else 0
-    if not (0 < hours and hours * 60 + jitter < WINDOW_HOURS * 60):
+    if not (hours > 0 and hours * 60 + jitter < WINDOW_HOURS * 60):
         raise ValueError(f"ngân hàng tin: {hours} giờ nằm ngoài cửa sổ 3 ngày")
     return (now - timedelta(hours=hours, minutes=jitter)).replace(second=0)
 
@@ -291,8 +255,6 @@ def _press(stories: list[dict], now: datetime) -> list[Item]:
             body = list(s["body"])
             if k >= 2 and len(body) >= 3 and k % 2 == 0:
                 body = body[:-1]  # a shortened copy
-            if k and name == "vietbao":
-                body.append(f"(Theo {OUTLETS[outlets[0]].title})")
             labels = _labels(s)
             if name == "vietbao" or "old_tone" in labels["quirks"]:
                 title, lead = vt.old_tone(title), vt.old_tone(lead)
@@ -301,6 +263,9 @@ def _press(stories: list[dict], now: datetime) -> list[Item]:
                     labels["quirks"] += ("old_tone",)
             num = numbers[name]
             numbers[name] += 1
+            extra: dict = {"num": num}
+            if k and name == "vietbao":  # the overseas site credits the paper it copied
+                extra["credit"] = f"(Theo {OUTLETS[outlets[0]].title})"
             sources = outlet.sources
             if name == "tinnhanh" and s["section"] != "thoi-su":
                 sources = ("tinnhanh",)  # the RSS feed carries only Thời sự
@@ -321,7 +286,7 @@ def _press(stories: list[dict], now: datetime) -> list[Item]:
                     published=_at(now, max(0.2, s["hours"] - 0.6 * k), f"{name}/{s['id']}"),
                     section=s["section"],
                     sources=sources,
-                    extra={"num": num},
+                    extra=extra,
                     **labels,
                 )
             )
@@ -406,8 +371,14 @@ def _telegram(cfg: dict, now: datetime, originals: Mapping[str, Item]) -> list[I
     for n, (d, body, src) in enumerate(entries):
         msg = cfg["first_id"] + n
         it = _post(
-            outlet, d, f"/telegram/{chan}/{msg}", _first_line(body[0].removeprefix("📰 ")), body,
-            now, author=cfg["title"], links=(src.id,) if src else (),
+            outlet,
+            d,
+            f"/telegram/{chan}/{msg}",
+            _first_line(body[0].removeprefix("📰 ")),
+            body,
+            now,
+            author=cfg["title"],
+            links=(src.id,) if src else (),
             extra={"message_id": msg, "channel": chan},
         )
         if src:
@@ -434,7 +405,12 @@ def _youtube(cfg: dict, now: datetime) -> list[Item]:
     for d in cfg["videos"]:
         items.append(
             _post(
-                outlet, d, f"/youtube/watch?v={d['video']}", d["title"], _lines(d["text"]), now,
+                outlet,
+                d,
+                f"/youtube/watch?v={d['video']}",
+                d["title"],
+                _lines(d["text"]),
+                now,
                 author=cfg["author"],
                 extra={"video_id": d["video"], "channel_id": cfg["channel_id"]},
             )
@@ -457,7 +433,12 @@ def _forum(cfg: dict, now: datetime) -> list[Item]:
                 d["quirks"] = [*(p.get("quirks") or ()), "quote"]
             items.append(
                 _post(
-                    outlet, d, f"{thread_path}post-{p['id']}", t["title"], _lines(p["text"]), now,
+                    outlet,
+                    d,
+                    f"{thread_path}post-{p['id']}",
+                    t["title"],
+                    _lines(p["text"]),
+                    now,
                     author=p["author"],
                     extra={
                         "thread_id": t["id"],
@@ -482,8 +463,12 @@ def _reddit(cfg: dict, now: datetime, by_id: Mapping[str, Item]) -> list[Item]:
             raise ValueError(f"reddit {d['id']}: no item {link}")
         items.append(
             _post(
-                outlet, d, f"/reddit/r/{sub}/comments/{d['id']}/{slug}/", d["title"],
-                _lines(d.get("text") or ""), now,
+                outlet,
+                d,
+                f"/reddit/r/{sub}/comments/{d['id']}/{slug}/",
+                d["title"],
+                _lines(d.get("text") or ""),
+                now,
                 author=d["author"],
                 links=(link,) if link else (),
                 extra={
@@ -510,8 +495,12 @@ def _mastodon(cfg: dict, now: datetime, originals: Mapping[str, Item]) -> list[I
     for n, (d, src) in enumerate(entries):
         sid = str(cfg["first_id"] + (n + 1) * 4096)
         it = _post(
-            outlet, d, f"/mastodon/@{d['author']}/{sid}", _first_line(d["text"]),
-            _lines(d["text"]), now,
+            outlet,
+            d,
+            f"/mastodon/@{d['author']}/{sid}",
+            _first_line(d["text"]),
+            _lines(d["text"]),
+            now,
             author=d["author"],
             links=(src.id,) if src else (),
             extra={"status_id": sid, "display_name": d["display"], "tag": cfg["tag"]},
@@ -527,34 +516,44 @@ def _mastodon(cfg: dict, now: datetime, originals: Mapping[str, Item]) -> list[I
 _FAULT_PAGES = (
     # kind, outlet, path, title, lead, hours
     (
-        "robots_disallowed", "baovinhlong",
+        "robots_disallowed",
+        "baovinhlong",
         "/baovinhlong/noi-bo/lich-cong-tac-tuan-cua-ubnd-tinh-a4811999.html",
         "Lịch công tác tuần của UBND tỉnh",
-        "Lịch công tác tuần của Thường trực UBND tỉnh Vĩnh Long (trang nội bộ).", 2.5,
+        "Lịch công tác tuần của Thường trực UBND tỉnh Vĩnh Long (trang nội bộ).",
+        2.5,
     ),
     (
-        "http_500", "tinnhanh",
+        "http_500",
+        "tinnhanh",
         "/tinnhanh/xa-hoi/mien-tay-chuan-bi-ung-pho-trieu-cuong-cuoi-nam-2071999.htm",
         "Miền Tây chuẩn bị ứng phó triều cường cuối năm",
-        "(TNVN) - Các tỉnh Đồng bằng sông Cửu Long chuẩn bị phương án ứng phó đợt triều cường cuối năm.",
+        "(TNVN) - Các tỉnh Đồng bằng sông Cửu Long chuẩn bị ứng phó đợt triều cường cuối năm.",
         4,
     ),
     (
-        "slow", "thoibao",
+        "slow",
+        "thoibao",
         "/thoibao/thoi-su/hop-bao-thuong-ky-quy-iv-cua-ubnd-tinh-vinh-long-post770999.html",
         "Họp báo thường kỳ quý IV của UBND tỉnh Vĩnh Long",
-        "UBND tỉnh Vĩnh Long tổ chức họp báo thường kỳ quý IV, thông tin về tình hình kinh tế – xã hội.",
+        "UBND tỉnh Vĩnh Long họp báo thường kỳ quý IV, thông tin tình hình kinh tế – xã hội.",
         1,
     ),
     (
-        "oversize", "mekongobserver", "/mekongobserver/news/photo-essay-a-day-on-the-co-chien-river/",
+        "oversize",
+        "mekongobserver",
+        "/mekongobserver/news/photo-essay-a-day-on-the-co-chien-river/",
         "Photo essay: A day on the Co Chien River",
-        "Fishermen, fruit boats and brick kilns along one of the Mekong's nine dragons.", 5,
+        "Fishermen, fruit boats and brick kilns along one of the Mekong's nine dragons.",
+        5,
     ),
     (
-        "redirect_loop", "vietbao", "/vietbao/a990999/cap-nhat-tinh-hinh-sat-lo-bo-song.html",
+        "redirect_loop",
+        "vietbao",
+        "/vietbao/a990999/cap-nhat-tinh-hinh-sat-lo-bo-song.html",
         "Cập nhật tình hình sạt lở bờ sông ở Vĩnh Long",
-        "Tình hình sạt lở bờ sông tiếp tục diễn biến phức tạp tại nhiều địa phương.", 6,
+        "Tình hình sạt lở bờ sông tiếp tục diễn biến phức tạp tại nhiều địa phương.",
+        6,
     ),
 )
 REDIRECT_LOOP_OTHER = "/vietbao/amp/a990999.html"
@@ -579,14 +578,23 @@ def _faults(now: datetime, by_id: Mapping[str, Item]) -> tuple[list[Fault], list
     }
     faults = [
         Fault(
-            p.kind, OUTLETS[p.outlet].sources[0], p.outlet, p.path, True, notes[p.kind],
+            p.kind,
+            OUTLETS[p.outlet].sources[0],
+            p.outlet,
+            p.path,
+            True,
+            notes[p.kind],
             target=REDIRECT_LOOP_OTHER if p.kind == "redirect_loop" else None,
         )
         for p in pages
     ]
     faults.append(
         Fault(
-            "malformed_feed", "baohong", "baohong", MALFORMED_FEED, True,
+            "malformed_feed",
+            "baohong",
+            "baohong",
+            MALFORMED_FEED,
+            True,
             "nguồn tin hỏng: trang lỗi HTML lẫn XML cụt thay cho RSS",
         )
     )
@@ -594,7 +602,11 @@ def _faults(now: datetime, by_id: Mapping[str, Item]) -> tuple[list[Fault], list
         if "cp1258" in it.quirks:
             faults.append(
                 Fault(
-                    "cp1258", it.sources[0], it.outlet, it.path, False,
+                    "cp1258",
+                    it.sources[0],
+                    it.outlet,
+                    it.path,
+                    False,
                     "trang mã hóa windows-1258 (khai trong Content-Type và thẻ meta), dấu thanh "
                     "tách rời; giải mã được, không phải lỗi",
                     item=it.id,
@@ -607,8 +619,14 @@ def _faults(now: datetime, by_id: Mapping[str, Item]) -> tuple[list[Fault], list
         it = by_id[item_id]
         faults.append(
             Fault(
-                "utm_duplicate", it.sources[0], it.outlet, it.path + query, False, note,
-                target=it.path, item=it.id,
+                "utm_duplicate",
+                it.sources[0],
+                it.outlet,
+                it.path + query,
+                False,
+                note,
+                target=it.path,
+                item=it.id,
             )
         )
     return faults, pages

@@ -68,9 +68,8 @@ class Page:
 # --- formats --------------------------------------------------------------------------------
 
 WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
-MONTHS_EN = (
-    "January February March April May June July August September October November December"
-).split()
+MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August")
+MONTHS_EN += ("September", "October", "November", "December")
 
 
 def iso(dt: datetime) -> str:
@@ -92,14 +91,17 @@ def _filters() -> dict[str, Callable]:
     def en_date(dt):
         d = local(dt)
         h = d.hour % 12 or 12
-        return f"{MONTHS_EN[d.month - 1]} {d.day}, {d.year} at {h}:{d:%M} {'am' if d.hour < 12 else 'pm'}"
+        ampm = "am" if d.hour < 12 else "pm"
+        return f"{MONTHS_EN[d.month - 1]} {d.day}, {d.year} at {h}:{d:%M} {ampm}"
 
     return {
         "iso": iso,
         "rfc822": rfc822,
         "unix": lambda dt: int(dt.timestamp()),
         "hhmm": lambda dt: f"{local(dt):%H:%M}",
-        "bvl_date": lambda dt: f"{WEEKDAYS[local(dt).weekday()]}, {local(dt):%d/%m/%Y, %H:%M} (GMT+7)",
+        "bvl_date": lambda dt: (
+            f"{WEEKDAYS[local(dt).weekday()]}, {local(dt):%d/%m/%Y, %H:%M} (GMT+7)"
+        ),
         "tn_date": lambda dt: f"{local(dt):%d/%m/%Y %H:%M} GMT+7",
         "tb_date": lambda dt: f"{local(dt):%H:%M | %d-%m-%Y}",
         "en_date": en_date,
@@ -142,7 +144,7 @@ def _oversize_padding() -> str:
     chunk = len(data) // 12
     return "\n".join(
         f'<figure class="gallery-item"><img alt="Co Chien River {i + 1}" '
-        f'src="data:image/jpeg;base64,/9j/{data[i * chunk:(i + 1) * chunk]}"></figure>'
+        f'src="data:image/jpeg;base64,/9j/{data[i * chunk : (i + 1) * chunk]}"></figure>'
         for i in range(12)
     )
 
@@ -232,6 +234,7 @@ class Site:
             "section_label": SECTIONS.get(it.section or "", ""),
             "num": it.extra.get("num", _crc(it.id) % 900000 + 100000),
             "places": it.places,
+            "credit": it.extra.get("credit"),
         }
 
     def _fault_view(self, p: FaultPage, **extra) -> dict:
@@ -311,12 +314,20 @@ class Site:
         sections = [(k, label) for k, label in SECTIONS.items() if k not in ("quoc-te", "the-thao")]
         common = {"sections": sections}
         for i, v in enumerate(views):
-            self._html(v["path"], "baovinhlong/article.html", a=v, related=self._related(views, i), **common)
+            self._html(
+                v["path"],
+                "baovinhlong/article.html",
+                a=v,
+                related=self._related(views, i),
+                **common,
+            )
         self._html("/baovinhlong/", "baovinhlong/home.html", articles=views[:20], **common)
         for key, _label in sections:
             self._html(
-                f"/baovinhlong/{key}/", "baovinhlong/home.html",
-                articles=[v for v in views if v["section"] == key], **common,
+                f"/baovinhlong/{key}/",
+                "baovinhlong/home.html",
+                articles=[v for v in views if v["section"] == key],
+                **common,
             )
         # the feed: every article, the internal page robots.txt forbids, and one article twice
         entries = list(views)
@@ -344,7 +355,8 @@ class Site:
         self._html("/tinnhanh/", "tinnhanh/home.html", articles=views[:20])
         for key in {v["section"] for v in views}:
             self._html(
-                f"/tinnhanh/{key}/", "tinnhanh/home.html",
+                f"/tinnhanh/{key}/",
+                "tinnhanh/home.html",
                 articles=[v for v in views if v["section"] == key],
             )
         broken = self.fault_pages["http_500"]
@@ -400,30 +412,46 @@ class Site:
             rendered: dict[int, Page] = {}
             for n, chunk in enumerate(pages, 1):
                 if cat == "thoi-su":
+
                     def page_url(k, _cat=cat):
-                        return self.url(f"/thoibao/{_cat}/" if k == 1 else f"/thoibao/{_cat}/trang-{k}/")
+                        return self.url(
+                            f"/thoibao/{_cat}/" if k == 1 else f"/thoibao/{_cat}/trang-{k}/"
+                        )
+
                     next_url = page_url(n + 1) if n < len(pages) else None
                     prev_url = page_url(n - 1) if n > 1 else None
                 else:  # relative links, ?page=N
+
                     def page_url(k, _cat=cat):
                         return self.url(f"/thoibao/{_cat}/" + (f"?page={k}" if k > 1 else ""))
+
                     next_url = f"?page={n + 1}" if n < len(pages) else None
                     prev_url = f"?page={n - 1}" if n > 1 else None
                 shown = list(chunk)
                 if cat == "thoi-su" and n == 1:
                     for v in views:
                         if v["item"].id == UTM_THOIBAO:
-                            shown.insert(0, {**v, "link": v["url"] + UTM_THOIBAO_QUERY, "featured": True})
+                            shown.insert(
+                                0, {**v, "link": v["url"] + UTM_THOIBAO_QUERY, "featured": True}
+                            )
                 rendered[n] = Page(
                     self._render(
-                        "thoibao/listing.html", articles=shown, page=n, pages=len(pages),
-                        category_label=label, canonical=page_url(n), next_url=next_url,
-                        prev_url=prev_url, **common,
+                        "thoibao/listing.html",
+                        articles=shown,
+                        page=n,
+                        pages=len(pages),
+                        category_label=label,
+                        canonical=page_url(n),
+                        next_url=next_url,
+                        prev_url=prev_url,
+                        **common,
                     )
                 )
             if cat == "thoi-su":
                 for n, page in rendered.items():
-                    self.static["/thoibao/thoi-su/" if n == 1 else f"/thoibao/thoi-su/trang-{n}/"] = page
+                    self.static[
+                        "/thoibao/thoi-su/" if n == 1 else f"/thoibao/thoi-su/trang-{n}/"
+                    ] = page
             else:
                 self.dynamic["/thoibao/kinh-te/"] = self._paged(rendered)
 
@@ -445,7 +473,9 @@ class Site:
         for v in views:
             v["jsonld"] = self._wp_graph(v, org)
         for i, v in enumerate(views):
-            self._html(v["path"], "mekongobserver/article.html", a=v, related=self._related(views, i, 2))
+            self._html(
+                v["path"], "mekongobserver/article.html", a=v, related=self._related(views, i, 2)
+            )
         self._html("/mekongobserver/", "mekongobserver/home.html", articles=views[:10])
         big = self.fault_pages["oversize"]
         big_view = self._fault_view(big, author="Linh Tran", padding=_oversize_padding())
@@ -468,7 +498,12 @@ class Site:
                         "@type": "NewsArticle",
                         "@id": v["url"] + "#article",
                         "isPartOf": {"@id": v["url"]},
-                        "author": {"name": v["author"], "@id": self.url("/mekongobserver/#/person/" + vt.slugify(v["author"] or ""))},
+                        "author": {
+                            "name": v["author"],
+                            "@id": self.url(
+                                "/mekongobserver/#/person/" + vt.slugify(v["author"] or "")
+                            ),
+                        },
                         "headline": v["title"],
                         "datePublished": iso(v["published"]),
                         "dateModified": iso(v["updated"]),
@@ -496,7 +531,9 @@ class Site:
         for i, v in enumerate(views):
             related = self._related(views, i, 3)
             if "cp1258" in v["item"].quirks:
-                page = self._render_text("vietbao/article.html", a=v, related=related, charset="windows-1258")
+                page = self._render_text(
+                    "vietbao/article.html", a=v, related=related, charset="windows-1258"
+                )
                 body = vt.cp1258_form(page).encode("cp1258", errors="xmlcharrefreplace")
                 self.static[v["path"]] = Page(body, "text/html; charset=windows-1258")
             else:
@@ -505,7 +542,9 @@ class Site:
         loop = self.fault_pages["redirect_loop"]
         self._redirect(loop.path, self.url(REDIRECT_LOOP_OTHER), 302)
         self._redirect(REDIRECT_LOOP_OTHER, self.url(loop.path), 301)
-        entries = self._newest_first([*views, self._fault_view(loop, author="Trần Minh (Westminster)")])
+        entries = self._newest_first(
+            [*views, self._fault_view(loop, author="Trần Minh (Westminster)")]
+        )
         self.static["/vietbao/index.rdf"] = Page(
             self._render("vietbao/rdf.xml", entries=entries, built=self.now),
             "application/rdf+xml; charset=utf-8",
@@ -560,20 +599,33 @@ class Site:
                 pviews.append(pv)
                 self._redirect(it.path, f"{url}#post-{it.extra['post_id']}")
             self._html(
-                forum_thread_path(t), "diendan/thread.html", thread=thread, posts=pviews,
+                forum_thread_path(t),
+                "diendan/thread.html",
+                thread=thread,
+                posts=pviews,
                 template_name="thread_view",
             )
             threads.append(thread)
         threads.sort(key=lambda t: t["latest"], reverse=True)
         fpath = f"/diendan/forums/{cfg['forum_slug']}.{cfg['forum_id']}/"
-        forum = {"id": cfg["forum_id"], "title": cfg["forum_title"], "url": self.url(fpath), "threads": len(threads)}
+        forum = {
+            "id": cfg["forum_id"],
+            "title": cfg["forum_title"],
+            "url": self.url(fpath),
+            "threads": len(threads),
+        }
         per = cfg["per_page"]
         pages = [threads[i : i + per] for i in range(0, len(threads), per)] or [[]]
         paths = {n: fpath if n == 1 else f"{fpath}page-{n}" for n in range(1, len(pages) + 1)}
         for n, chunk in enumerate(pages, 1):
             self._html(
-                paths[n], "diendan/forum.html", forum=forum, threads=chunk, page=n,
-                pages=len(pages), page_urls={k: self.url(p) for k, p in paths.items()},
+                paths[n],
+                "diendan/forum.html",
+                forum=forum,
+                threads=chunk,
+                page=n,
+                pages=len(pages),
+                page_urls={k: self.url(p) for k, p in paths.items()},
                 canonical=self.url(paths[n]),
                 next_url=self.url(paths[n + 1]) if n < len(pages) else None,
                 prev_url=self.url(paths[n - 1]) if n > 1 else None,
@@ -619,7 +671,9 @@ class Site:
                 likes=_crc(it.id, "like") % 900 + 20,
             )
             videos.append(v)
-            watch[it.extra["video_id"]] = Page(self._render("youtube/watch.html", v=v, channel=channel))
+            watch[it.extra["video_id"]] = Page(
+                self._render("youtube/watch.html", v=v, channel=channel)
+            )
         feed = Page(
             self._render("youtube/videos.xml", channel=channel, videos=videos[:15]),
             "application/atom+xml; charset=UTF-8",
@@ -659,7 +713,11 @@ class Site:
             m["html"] = self._telegram_html(it, by_id)
             if it.links:
                 src = by_id[it.links[0]]
-                m["link"] = {"url": self.url(src.path), "site": OUTLETS[src.outlet].title, "title": src.title}
+                m["link"] = {
+                    "url": self.url(src.path),
+                    "site": OUTLETS[src.outlet].title,
+                    "title": src.title,
+                }
             messages.append(m)
             self.static[it.path] = Page(self._render("telegram/post.html", m=m, channel=channel))
         ids = [m["message_id"] for m in messages]
@@ -675,8 +733,11 @@ class Site:
             more = shown[0]["message_id"] if shown and shown[0]["message_id"] > ids[0] else None
             return Page(
                 self._render(
-                    "telegram/channel.html", channel=channel, messages=shown,
-                    more_before=more, before=before,
+                    "telegram/channel.html",
+                    channel=channel,
+                    messages=shown,
+                    more_before=more,
+                    before=before,
                 )
             )
 
@@ -728,7 +789,7 @@ class Site:
                 "is_self": link is None,
                 "domain": urlsplit(link).netloc if link else f"self.{sub}",
                 "selftext_html": (
-                    "&lt;!-- SC_OFF --&gt;&lt;div class=\"md\"&gt;"
+                    '&lt;!-- SC_OFF --&gt;&lt;div class="md"&gt;'
                     + html.escape("".join(f"<p>{html.escape(p)}</p>" for p in it.body))
                     + "&lt;/div&gt;&lt;!-- SC_ON --&gt;"
                 )
@@ -746,8 +807,13 @@ class Site:
             children.append({"kind": "t3", "data": data})
             v = self._post_view(it)
             v.update(
-                id=it.extra["reddit_id"], subreddit=sub, selftext=selftext, link=link,
-                permalink=it.path, score=it.extra["score"], num_comments=it.extra["num_comments"],
+                id=it.extra["reddit_id"],
+                subreddit=sub,
+                selftext=selftext,
+                link=link,
+                permalink=it.path,
+                score=it.extra["score"],
+                num_comments=it.extra["num_comments"],
             )
             views.append(v)
             self.static[it.path] = Page(self._render("reddit/comments.html", p=v))
@@ -761,10 +827,7 @@ class Site:
             start = 0
             if after:
                 names = [c["data"]["name"] for c in children]
-                if after not in names:
-                    start = len(children)
-                else:
-                    start = names.index(after) + 1
+                start = names.index(after) + 1 if after in names else len(children)
             chunk = children[start : start + limit]
             more = start + limit < len(children)
             listing = {
@@ -778,7 +841,9 @@ class Site:
                     "before": None,
                 },
             }
-            return Page(json.dumps(listing, ensure_ascii=False).encode(), "application/json; charset=UTF-8")
+            return Page(
+                json.dumps(listing, ensure_ascii=False).encode(), "application/json; charset=UTF-8"
+            )
 
         self.dynamic[f"/reddit/r/{sub}/new.json"] = get
         self._html("/reddit/", "reddit/home.html", subreddit=sub, posts=views)
@@ -837,8 +902,12 @@ class Site:
             statuses.append(status)
             sv = self._post_view(it)
             sv.update(
-                status_id=it.extra["status_id"], acct=acct, display_name=it.extra["display_name"],
-                account_url=account_url, html=content, language=it.language,
+                status_id=it.extra["status_id"],
+                acct=acct,
+                display_name=it.extra["display_name"],
+                account_url=account_url,
+                html=content,
+                language=it.language,
             )
             self.static[it.path] = Page(self._render("mastodon/status.html", s=sv))
         statuses.sort(key=lambda s: int(s["id"]), reverse=True)
@@ -882,7 +951,8 @@ class Site:
             if it.links and line.startswith("Đọc tiếp"):
                 head, sep, tail = esc.partition(" #")
                 href = html.escape(self.url(by_id[it.links[0]].path))
-                esc = f'<a href="{href}" rel="nofollow noopener" target="_blank">{head}</a>{sep}{tail}'
+                anchor = f'<a href="{href}" rel="nofollow noopener" target="_blank">{head}</a>'
+                esc = anchor + sep + tail
             esc = re.sub(
                 r"#(\w+)",
                 lambda m: (

@@ -13,6 +13,7 @@ or from a shell: `python -m crawlers.demo --port 8765` (serves until Ctrl-C).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import threading
 import time
@@ -23,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from .model import OUTLETS, Edit, World, build, normalize_now
-from .render import Page, Site
+from .render import Site
 
 _CHUNK = 64 * 1024
 
@@ -88,10 +89,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body[start : start + _CHUNK])
 
     def handle(self) -> None:
-        try:
+        with contextlib.suppress(OSError):  # a client that hangs up
             super().handle()
-        except (ConnectionError, TimeoutError, OSError):
-            pass
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002
         pass
@@ -146,8 +145,10 @@ class DemoNetwork:
         self._rebuild()
         self._server = server
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.1},
-            name=f"demo-network:{self.port}", daemon=True,
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"demo-network:{self.port}",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -229,15 +230,19 @@ class DemoNetwork:
                 when,
             )
             self._rebuild()
-            return self.world.item(item_id).updated if "/" in item_id else when
+            if self.world is None or "/" not in item_id:
+                return when
+            return self.world.item(item_id).updated
 
     def fetches(self, path: str) -> int:
         """How many requests asked for `path` (any query string)."""
         path = urlsplit(path).path
-        return sum(n for target, n in self.hits.snapshot().items() if target.split("?", 1)[0] == path)
+        return sum(
+            n for target, n in self.hits.snapshot().items() if target.split("?", 1)[0] == path
+        )
 
     def _rebuild(self) -> None:
-        if not self.port:
+        if self.now is None:  # not started yet: start() renders
             return
         with self._lock:
             world = build(self.now, self.edits)
@@ -259,7 +264,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--now", help="mốc thời gian ISO 8601 (mặc định: bây giờ, giờ Việt Nam)")
     parser.add_argument(
-        "--hide", action="append", default=[], metavar="ID",
+        "--hide",
+        action="append",
+        default=[],
+        metavar="ID",
         help="ẩn một tin (mã trong ngân hàng tin), ví dụ bac-bo-tin-don",
     )
     args = parser.parse_args(argv)

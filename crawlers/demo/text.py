@@ -1,6 +1,6 @@
 """Small Vietnamese text rules the demo uses to vary how outlets write the same words.
 
-- `old_tone`: the older tone placement some outlets keep (hoà, thuý, khoẻ instead of hòa, thúy, khỏe);
+- `old_tone`: the older tone placement some outlets keep (hoà, thuý, khoẻ for hòa, thúy, khỏe);
 - `nfd`: text pasted as decomposed Unicode (it looks the same, compares differently);
 - `cp1258_form`: the shape windows-1258 can hold (base letters with â ă ê ô ơ ư precomposed,
   the five tone marks as combining characters), ready for `.encode("cp1258")`;

@@ -18,7 +18,7 @@ from crawlers.context import CrawlContext
 from crawlers.encoding import decode_html
 from crawlers.extract import extract_article
 from crawlers.items import ScrapedItem
-from crawlers.normalize import clean_text
+from crawlers.normalize import clean_text, guess_language
 from crawlers.urls import canonicalize
 from store.items import stored_versions
 from store.profile import SourceConfig
@@ -26,16 +26,23 @@ from store.profile import SourceConfig
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s")
 
 
-def html_to_text(html: str | None) -> str:
-    """Text of a post's HTML, paragraphs kept."""
+BLOCKS = ("p", "div", "li", "blockquote", "h1", "h2", "h3", "h4", "tr", "section", "article")
+
+
+def html_to_text(html: str | None, *, drop: str | None = None) -> str:
+    """Text of a post's HTML with its paragraphs; `drop` removes elements (e.g. quotes of
+    other posts). Inline markup carries its own spaces ("#<span>VinhLong</span>")."""
     if not html:
         return ""
     soup = BeautifulSoup(html, "lxml")
+    if drop:
+        for el in soup.select(drop):
+            el.decompose()
     for br in soup.find_all("br"):
         br.replace_with("\n")
-    blocks = [p.get_text(" ", strip=True) for p in soup.find_all(["p", "li", "blockquote"])]
-    text = "\n\n".join(b for b in blocks if b) or soup.get_text("\n", strip=True)
-    return clean_text(text)
+    for el in soup.find_all(BLOCKS):
+        el.append("\n\n")
+    return clean_text(soup.get_text())
 
 
 def headline(text: str, limit: int = 140) -> str:
@@ -211,7 +218,7 @@ class BaseSourceSpider(scrapy.Spider):
             url=canonicalize(url),
             source=src.name,
             kind=src.kind,
-            language=src.language,
+            language=guess_language(f"{title or ''}\n{text}", src.language),
             title=title or headline(text),
             text=text,
             author=author,
@@ -226,6 +233,8 @@ class BaseSourceSpider(scrapy.Spider):
     def on_error(self, failure: Failure):
         request = failure.request
         source = request.meta.get("source", "?")
+        # Report the address the source gave us, not where redirects ended.
+        url = (request.meta.get("redirect_urls") or [request.url])[0]
         self.ctx.error(
-            source, request.url, describe_failure(failure), entry=bool(request.meta.get("entry"))
+            source, url, describe_failure(failure), entry=bool(request.meta.get("entry"))
         )

@@ -85,9 +85,11 @@ class MastodonMixin:
                 src,
                 url=st["url"],
                 text=html_to_text(st.get("content")),
-                author=account.get("display_name") or account.get("acct"),
+                author=account.get("acct") or account.get("display_name"),
                 published=parse_date(st.get("created_at")),
-                extra={"account": account.get("acct")} if account.get("acct") else {},
+                extra={"display_name": account["display_name"]}
+                if account.get("display_name")
+                else {},
             )
             if item:
                 yield item
@@ -172,6 +174,9 @@ class ForumMixin:
         src = self.page(response)
         soup = BeautifulSoup(response.text, "lxml")
         h1 = soup.select_one("h1.p-title-value") or soup.select_one("h1")
+        if h1 is not None:
+            for label in h1.select(".label, .labelLink"):  # thread prefixes ("Thể thao")
+                label.decompose()
         title = h1.get_text(" ", strip=True) if h1 else None
         for msg in soup.select("article.message"):
             body = msg.select_one(".message-body .bbWrapper") or msg.select_one(".bbWrapper")
