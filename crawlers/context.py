@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections import Counter
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -48,6 +51,8 @@ class CrawlContext:
     stats: dict[str, SourceStats] = field(default_factory=dict)
     on_event: Callable[[str, str], None] | None = None
     dry_items: list = field(default_factory=list)
+    # CPU seconds per phase (extract, store); the rest of a crawl's CPU is fetching.
+    cpu: Counter = field(default_factory=Counter)
 
     def stat(self, source: str) -> SourceStats:
         return self.stats.setdefault(source, SourceStats())
@@ -55,6 +60,14 @@ class CrawlContext:
     def event(self, kind: str, source: str) -> None:
         if self.on_event:
             self.on_event(kind, source)
+
+    @contextmanager
+    def timed(self, phase: str):
+        start = time.process_time()
+        try:
+            yield
+        finally:
+            self.cpu[phase] += time.process_time() - start
 
     def error(self, source: str, url: str, message: str, *, entry: bool = False) -> None:
         st = self.stat(source)

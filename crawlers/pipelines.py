@@ -131,7 +131,7 @@ class StorePipeline(_Stage):
             st.new += 1
             ctx.event("new", item.source)
             return item
-        with ctx.factory() as session:
+        with ctx.timed("store"), ctx.factory() as session:
             source = session.get(Source, ctx.source_ids[item.source])
             try:
                 outcome, _ = save_item(session, source, record(item), now=ctx.now)

@@ -11,7 +11,7 @@ import fcntl
 import logging
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -43,6 +43,7 @@ class CrawlResult:
     run_id: int | None
     status: str
     sources: list[SourceSummary]
+    cpu: dict[str, float] = field(default_factory=dict)  # extract, store (seconds)
 
     @property
     def new(self) -> int:
@@ -161,7 +162,7 @@ def _crawl(settings, profile, profile_name, sources, since, dry_run, on_event) -
         status = "failed"
     if not dry_run:
         _write_logs(factory, run_id, ctx, summaries, status)
-    return CrawlResult(run_id, status, summaries)
+    return CrawlResult(run_id, status, summaries, dict(ctx.cpu))
 
 
 def _write_logs(factory, run_id, ctx: CrawlContext, summaries, status) -> None:

@@ -31,8 +31,9 @@ POSTS = [
 
 def test_csv_and_jsonl_exports(tmp_path):
     factory = open_store(f"sqlite:///{tmp_path / 'kho.db'}")
-    src = SourceConfig(name="facebook-export", title="Xuất dữ liệu Facebook", kind="social",
-                       type="import")
+    src = SourceConfig(
+        name="facebook-export", title="Xuất dữ liệu Facebook", kind="social", type="import"
+    )
     with factory() as session:
         source = sync_sources(session, "demo", [src])["facebook-export"]
         session.commit()
@@ -51,13 +52,17 @@ def test_csv_and_jsonl_exports(tmp_path):
 
     tiktok = tmp_path / "tiktok.jsonl"
     tiktok.write_text(
-        json.dumps({
-            "webVideoUrl": "https://www.tiktok.com/@dulichvinhlong/video/7301234567890",
-            "desc": "Mùa nước nổi ở cù lao An Bình, Vĩnh Long đẹp ngỡ ngàng #dulich #vinhlong",
-            "createTime": 1795200000,
-            "authorMeta": {"name": "dulichvinhlong"},
-            "diggCount": 3200,
-        }, ensure_ascii=False) + "\n{hỏng\n",
+        json.dumps(
+            {
+                "webVideoUrl": "https://www.tiktok.com/@dulichvinhlong/video/7301234567890",
+                "desc": "Mùa nước nổi ở cù lao An Bình, Vĩnh Long đẹp ngỡ ngàng #dulich #vinhlong",
+                "createTime": 1795200000,
+                "authorMeta": {"name": "dulichvinhlong"},
+                "diggCount": 3200,
+            },
+            ensure_ascii=False,
+        )
+        + "\n{hỏng\n",
         encoding="utf-8",
     )
     res = import_posts(factory, source, tiktok)

@@ -92,7 +92,9 @@ def test_store_new_unchanged_updated_and_duplicates(store):
     assert save(factory, sid, first)[0] == "new"
     again = normalise(validate(article(), NOW))
     assert save(factory, sid, again)[0] == "unchanged"
-    edited = normalise(validate(article(text=TEXT + "\n\nDự kiến tạo việc làm cho 5.000 lao động."), NOW))
+    edited = normalise(
+        validate(article(text=TEXT + "\n\nDự kiến tạo việc làm cho 5.000 lao động."), NOW)
+    )
     outcome, item_id = save(factory, sid, edited)
     assert outcome == "updated"
     # Same article at a second address of the same outlet: folded into the first.

@@ -169,11 +169,11 @@ class BaseSourceSpider(scrapy.Spider):
     def parse_article(self, response: Response):
         src = self.page(response)
         hint = response.meta.get("hint", {})
-        html, _enc = decode_html(
-            response.body, response.headers.get("Content-Type", b"").decode("latin-1")
-        )
-        rules = self.ctx.profile.rules_for(src, urlparse(response.url).hostname or "")
-        art = extract_article(html, response.url, rules, now=self.ctx.now)
+        with self.ctx.timed("extract"):
+            ctype = response.headers.get("Content-Type", b"").decode("latin-1")
+            html, _enc = decode_html(response.body, ctype)
+            rules = self.ctx.profile.rules_for(src, urlparse(response.url).hostname or "")
+            art = extract_article(html, response.url, rules, now=self.ctx.now)
         url = canonicalize(response.url)
         if art.url and urlparse(art.url).hostname == urlparse(url).hostname:
             url = art.url
