@@ -190,3 +190,58 @@ __all__ = [
     "Source",
     "utcnow",
 ]
+
+
+class Story(Base):
+    """Copies of one piece of news across outlets (near-duplicates and rewrites)."""
+
+    __tablename__ = "stories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(Text)  # the earliest item's title
+    first_seen: Mapped[dt.datetime]
+    last_seen: Mapped[dt.datetime]
+    item_count: Mapped[int] = mapped_column(Integer, default=1)
+    outlets: Mapped[list] = mapped_column(JSON, default=list)  # source names, first seen first
+    # [(source name, ISO time first seen)], for spread over time
+    spread: Mapped[list] = mapped_column(JSON, default=list)
+
+
+class Classification(Base):
+    """What classify says about one item; re-written when the item or its story changes."""
+
+    __tablename__ = "classifications"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    relevant: Mapped[bool] = mapped_column(Boolean, index=True)
+    relevance: Mapped[float] = mapped_column(Float)
+    places: Mapped[list] = mapped_column(JSON, default=list)
+    relevance_reasons: Mapped[list] = mapped_column(JSON, default=list)
+    story_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stories.id", ondelete="SET NULL"), index=True
+    )
+    topics: Mapped[dict] = mapped_column(JSON, default=dict)  # code -> probability
+    tone: Mapped[str | None] = mapped_column(String(20))
+    tone_scores: Mapped[dict] = mapped_column(JSON, default=dict)
+    sensitivity: Mapped[str | None] = mapped_column(String(20), index=True)
+    sensitivity_reasons: Mapped[list] = mapped_column(JSON, default=list)
+    misleading: Mapped[str] = mapped_column(String(20), default="khong", index=True)
+    misleading_score: Mapped[float] = mapped_column(Float, default=0.0)
+    misleading_evidence: Mapped[dict] = mapped_column(JSON, default=dict)
+    rules_fired: Mapped[list] = mapped_column(JSON, default=list)
+    model_version: Mapped[str] = mapped_column(String(120))
+    classified_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ItemVector(Base):
+    """The encoder's embedding of an item (title + lead), float16, for story matching."""
+
+    __tablename__ = "item_vectors"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    model_version: Mapped[str] = mapped_column(String(120))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)

@@ -70,7 +70,7 @@ def test_every_old_province_maps_to_its_new_one(gz: Gazetteer, new: str, olds: l
 def test_profile_provinces(
     gz: Gazetteer, code: str, formers: set[str], n_communes: int, districts: set[str]
 ) -> None:
-    p = gz.province(code)
+    assert gz.province(code).code == code
     assert {u.name for u in gz.former_provinces(code)} == formers
     assert len(gz.of_level("commune", code)) == n_communes
     assert districts <= {u.name for u in gz.of_level("district_old", code)}
