@@ -238,11 +238,12 @@ _SURNAMES = frozenset(
 )
 # A list after a plural context word: "các xã A, B và C", "hai huyện A và B".
 _LIST_Q_RE = re.compile(
-    r"(?:^|(?<=\W))(?:(?:các|hai|ba|bốn|năm|sáu|bảy|tám|chín|mười|những|\d+|cac|bon|nhung)\s+)?"
-    r"(?P<q>xã, phường|phường, xã|xã|phường|huyện|quận|thị xã|tỉnh|thành phố"
+    r"(?:^|(?<=\W))(?P<plural>(?:các|hai|ba|bốn|năm|sáu|bảy|tám|chín|mười|những|\d+|cac|bon|nhung)\s+)?"
+    r"(?P<q>tỉnh, thành phố|tỉnh, thành|tỉnh thành|xã, phường|phường, xã|xã|phường|huyện|quận"
+    r"|thị xã|tỉnh|thành phố"
     r"|xa|phuong|huyen|quan|tinh)\s+"
     r"(?:(?!\b(?:xã|phường|huyện|quận|tỉnh|thành phố|thị xã|tp|ông|bà|anh|chị)\b)[^.;:!?()]){1,80}?"
-    r"(?:,|\svà|\shoặc|\sva)\s*$"
+    r"(?P<sep>,|\svà|\shoặc|\sva)\s*$"
 )
 # Unaccented province names that are also common unaccented words ("da nang" = đa năng,
 # "cao bang" = cao bằng): in lower case they need a context word.
@@ -623,9 +624,15 @@ class Gazetteer:
         if cls is None:
             # a list after a plural context word: "các xã Long Hồ, Phú Quới và Thạnh Quới"
             m = _LIST_Q_RE.search(key[max(0, ns - 120) : ns])
+            # "các xã A, B và C", "xã A và B"; but "xã Thanh Phú, Bình Long, Bình Phước" is an
+            # address (commune, district, province), not a list
+            if m and not m.group("plural"):
+                span = m.string[m.end("q") : m.end()]
+                if m.group("sep") == "," or "," in span:
+                    m = None
             if m:
                 qualifier = m.group("q")
-                cls = _PLAIN_Q.get(qualifier.split(",")[0]) or "comm"
+                cls = _PLAIN_Q.get(qualifier.split(",")[0].split(" thành")[0]) or "comm"
 
         # a bare name must read as a proper name
         bare = cls is None
@@ -658,6 +665,8 @@ class Gazetteer:
                     h.weak = one_word  # "Hue": little on its own
                 elif not caps:
                     return None  # "hòa bình" is peace
+                elif self._followed_by_name(text, oe):
+                    return None  # "Vĩnh Long Hãng" (a company)
                 if self._entity_context(text, os_, _TOP_ENTITY_HEADS):
                     return None  # "Công ty Vĩnh Long", "khách sạn Sài Gòn"
                 h.weak = h.weak or name_key in self._weak_prov
@@ -668,10 +677,10 @@ class Gazetteer:
                     return None
                 if via == "accented" and self._followed_by_name(text, oe):
                     return None
-                if self._entity_context(text, os_):
-                    return None  # "đường Nguyễn Huệ", "Công ty … Phú Nhuận", "trường THPT …"
                 towns = [u for u in cands if u.level == "district_old" and u.type != "Huyện"]
                 if not towns:
+                    if self._entity_context(text, os_):
+                        return None  # "đường Nguyễn Huệ", "Công ty … Phú Nhuận", "trường THPT …"
                     if name_key.split(" ", 1)[0] in _SURNAMES:
                         return None  # "Lý Thường Kiệt", "Trần Hưng Đạo": streets, people
                     # a bare commune or rural district name: counts with support only

@@ -378,3 +378,137 @@ def _tz(settings: Settings):
     from zoneinfo import ZoneInfo
 
     return ZoneInfo(settings.timezone)
+
+
+# ── classify ─────────────────────────────────────────────────────────────────────────────────
+
+classify_app = typer.Typer(
+    help="Phân loại: liên quan, câu chuyện, chủ đề, sắc thái, mức nhạy cảm, sai lệch.",
+    invoke_without_command=True,
+)
+app.add_typer(classify_app, name="classify")
+
+
+def run_classify(settings: Settings, prof, *, since=None, reclassify=False):
+    """Classify with a progress bar; return the result."""
+    from rich.progress import BarColumn, MofNCompleteColumn
+
+    from classify.pipeline import Classifier
+    from store.db import open_store
+
+    factory = open_store(settings.db_url)
+    clf = Classifier(prof, cache_dir=settings.data_dir / "models", threads=settings.threads)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("Phân loại…", total=None)
+        names = {"relevance": "Xét mức liên quan", "encoder": "Mã hóa văn bản"}
+
+        def on_progress(step: str, done: int, total: int) -> None:
+            progress.update(task, description=names.get(step, step), completed=done, total=total)
+
+        return clf.run(factory, since=since, reclassify=reclassify, progress=on_progress)
+
+
+@classify_app.callback()
+def classify_cmd(
+    ctx: typer.Context,
+    profile: str | None = typer.Option(None, "--profile", "-p", help="Hồ sơ tỉnh."),
+    since: str | None = typer.Option(None, "--since", help="Chỉ tin mới hơn, ví dụ 2d."),
+    reclassify: bool = typer.Option(False, "--reclassify", help="Phân loại lại cả tin đã có."),
+) -> None:
+    """Phân loại các tin bài trong kho (chạy khi không có lệnh con)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from store.models import utcnow
+
+    settings: Settings = ctx.obj
+    _path, prof, _ = _profile(settings, profile)
+    after = utcnow() - parse_duration(since) if since else None
+    result = run_classify(settings, prof, since=after, reclassify=reclassify)
+    levels = ", ".join(f"{k}: {v}" for k, v in sorted(result.by_level.items()))
+    console.print(
+        f"Đã phân loại {result.seen} tin: {result.relevant} liên quan đến "
+        f"{prof.province.name}, {result.stories_new} câu chuyện mới; "
+        f"mức nhạy cảm — {levels or '—'}."
+        f"\nPhiên bản mô hình: {result.model_version}"
+    )
+
+
+@classify_app.command("train")
+def classify_train(
+    ctx: typer.Context,
+    train: Path = typer.Option(None, "--train", help="JSONL huấn luyện (mặc định: tập mẫu)."),
+    dev: Path = typer.Option(None, "--dev", help="JSONL kiểm định (mặc định: tập mẫu)."),
+    out: Path = typer.Option(None, "--out", help="Thư mục lưu mô hình."),
+    with_reviews: bool = typer.Option(
+        False, "--with-reviews", help="Thêm quyết định của cán bộ trong kho làm dữ liệu."
+    ),
+) -> None:
+    """Huấn luyện các đầu phân loại trên bộ mã hóa."""
+    from classify.encoder import Encoder
+    from classify.train import SEED_DIR, load_rows
+    from classify.train import train as do_train
+
+    settings: Settings = ctx.obj
+    train_rows = load_rows(train or SEED_DIR / "train.jsonl")
+    dev_rows = load_rows(dev or SEED_DIR / "dev.jsonl")
+    extra = []
+    if with_reviews:
+        from classify.reviews import review_rows
+        from store.db import open_store
+
+        with open_store(settings.db_url)() as session:
+            extra = review_rows(session)
+        console.print(f"Thêm {len(extra)} quyết định của cán bộ vào dữ liệu huấn luyện.")
+    out = out or settings.data_dir / "models" / "heads"
+    encoder = Encoder(cache_dir=settings.data_dir / "models", threads=settings.threads)
+    result = do_train(train_rows, dev_rows, encoder, out_dir=out, extra_rows=extra)
+    console.print(f"Đã lưu mô hình {result.version} vào {out}")
+    console.print(
+        "Dùng mô hình này: đặt DIEMTIN_HEADS_DIR=" + str(out) + " (mặc định là mô hình kèm theo)."
+    )
+
+
+@classify_app.command("eval")
+def classify_eval(
+    ctx: typer.Context,
+    file: Path = typer.Argument(None, help="JSONL có nhãn (mặc định: tập kiểm tra mẫu)."),
+    heads_dir: Path = typer.Option(None, "--heads", help="Thư mục mô hình."),
+) -> None:
+    """Đánh giá: độ chính xác, độ phủ, F1 theo nhãn và ma trận nhầm lẫn."""
+    from classify.encoder import Encoder
+    from classify.evaluate import evaluate, format_report
+    from classify.heads import Heads
+    from classify.pipeline import DEFAULT_HEADS
+    from classify.train import SEED_DIR, load_rows
+
+    settings: Settings = ctx.obj
+    rows = load_rows(file or SEED_DIR / "test.jsonl")
+    heads = Heads.load(heads_dir or settings.heads_dir or DEFAULT_HEADS)
+    encoder = Encoder(cache_dir=settings.data_dir / "models", threads=settings.threads)
+    sys.stdout.write(format_report(evaluate(heads, rows, encoder)) + "\n")
+
+
+@classify_app.command("explain")
+def classify_explain(
+    ctx: typer.Context,
+    item: str = typer.Argument(..., help="Mã tin (số) hoặc địa chỉ bài."),
+) -> None:
+    """Giải thích vì sao một tin được phân loại như vậy."""
+    from classify.explain import explain
+    from store.db import open_store
+
+    settings: Settings = ctx.obj
+    with open_store(settings.db_url)() as session:
+        text = explain(session, item, tz=_tz(settings))
+    if text is None:
+        err.print(f"[red]Không tìm thấy tin[/] {item}, hoặc tin chưa được phân loại.")
+        raise typer.Exit(1)
+    console.print(text, soft_wrap=True, highlight=False)

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     profile: str = "demo"
     config_dir: Path = CONFIG_DIR
     timezone: str = "Asia/Ho_Chi_Minh"
+    # Classification: trained heads (None: the ones shipped in classify/models/default) and
+    # CPU threads for the encoder (None: all cores).
+    heads_dir: Path | None = None
+    threads: int | None = None
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
 
     @property

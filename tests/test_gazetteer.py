@@ -299,3 +299,16 @@ def test_find_offsets_point_into_the_original_text(gz: Gazetteer) -> None:
 def test_find_plain_is_marked(gz: Gazetteer) -> None:
     (m,) = gz.find("Bac Lieu province")
     assert m.via == "plain" and m.code == "tinh_cu:bac_lieu" and m.province_code == "ca_mau"
+
+
+def test_fallback_matcher_finds_the_same(monkeypatch: pytest.MonkeyPatch, gz: Gazetteer) -> None:
+    """Without pyahocorasick a dictionary of first words gives the same matches."""
+    import json
+
+    from classify.gazetteer import DATA_PATH
+
+    monkeypatch.setitem(__import__("sys").modules, "ahocorasick", None)  # import fails
+    slow = Gazetteer(json.loads(DATA_PATH.read_text(encoding="utf-8")))
+    assert slow._auto is None
+    for _, text, _ in FIND_CASES:
+        assert slow.find(text) == gz.find(text)

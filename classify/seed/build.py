@@ -84,9 +84,9 @@ MISLEADING_POINTS = {"khong": 0, "chua_kiem_chung": 2, "sai_lech": 4}
 AMPLIFYING_KINDS = {"press_foreign", "social"}
 
 # How many variants a base item gives unless it says otherwise.
-DEFAULT_MAIN_WITH_PLACES = 3
+DEFAULT_MAIN_WITH_PLACES = 4
 DEFAULT_CROSS = 1
-AUTO_SOCIAL_RATE = 0.3
+AUTO_SOCIAL_RATE = 0.35
 UNACCENTED_RATE = 0.4
 NFD_EVERY = 60  # item whose id hash % NFD_EVERY == 0 is stored decomposed (NFD)
 ALT_TONE_EVERY = 60  # ... == 1 gets the other tone-mark placement (hoà/thuỷ)
@@ -609,8 +609,9 @@ def assign_splits(groups: dict[str, list[dict]]) -> dict[str, str]:
             need = 0.0
             for key, c in counts[bid].items():
                 want = totals[key] * ratio
-                need += c * (want - current[split][key]) / totals[key]
-            need += 2.0 * (n_items * ratio - size[split]) / n_items
+                # relative shortfall of this split for this label, weighted towards rare labels
+                need += c * (want - current[split][key]) / want / totals[key] ** 0.5
+            need += (n_items * ratio - size[split]) / (n_items * ratio)
             if best_score is None or need > best_score:
                 best, best_score = split, need
         assignment[bid] = best
@@ -625,7 +626,7 @@ def assign_splits(groups: dict[str, list[dict]]) -> dict[str, str]:
 # Names that tie a text to a profile besides the province's own and former names.
 EXTRA_MARKERS = {
     "vinh_long": ["Cổ Chiên", "Ba Tri", "Cầu Ngang"],
-    "ca_mau": ["Hòn Khoai", "Sông Đốc", "Năm Căn", "U Minh"],
+    "ca_mau": ["Hòn Khoai", "Sông Đốc", "U Minh Hạ", "Đất Mũi"],
     "dong_nai": ["Biên Hòa", "Long Thành", "Đồng Xoài", "Hoa Lư"],
     "khanh_hoa": ["đặc khu Trường Sa", "Nha Trang", "Cam Ranh", "Phan Rang"],
 }

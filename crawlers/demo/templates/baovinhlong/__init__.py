@@ -1,0 +1,1 @@
+"""Templates of the demo outlet 'baovinhlong' (a package only so that wheels ship them)."""

@@ -1,0 +1,1 @@
+"""Templates of the demo outlet 'mekongobserver' (a package only so that wheels ship them)."""

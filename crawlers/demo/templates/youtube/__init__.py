@@ -1,0 +1,1 @@
+"""Templates of the demo outlet 'youtube' (a package only so that wheels ship them)."""
