@@ -22,9 +22,18 @@ old province ``tinh_cu:tra_vinh``; an old district ``huyen_cu:<GSO code>``; a cu
 * a name several provinces share (``huyện Châu Thành``, ``xã Tân An``) is resolved by the address
   after it (``huyện Châu Thành, tỉnh Trà Vinh``, ``Châu Thành (Bến Tre)``), else by the only one of
   its provinces the text names elsewhere; otherwise it stays ambiguous (``province_code`` None);
-* a bare local name that is also a common word or a person's name (``Long Hồ``, ``An Bình``,
-  ``Thành Công``, ``Tân An``) needs a context word; a bare name must be capitalised (``hòa bình``
-  is "peace") and not part of a person's name (``ông Thành Công``, ``Nguyễn Thành Công``).
+* a context word before a list carries over: ``các xã Long Hồ, Phú Quới và Thạnh Quới``,
+  ``xã Long Thạnh và Châu Hưng`` (but ``xã A, B, C`` is an address: commune, district, province);
+* a bare name must be capitalised (``hòa bình`` is "peace") and not part of a longer proper name:
+  a person's (``ông Thành Công``, ``Nguyễn Thành Công``), a street, company or school
+  (``đường Nguyễn Huệ``, ``Công ty Vĩnh Long``, ``Vĩnh Long Hãng``) or ``Thái Bình Dương``;
+* a bare local name that is also a common word, a person's name, a newspaper, a historic
+  province or a Chinese city (``Long Hồ``, ``Thành Công``, ``Tiền Phong``, ``Hà Tây``, ``Quảng
+  Châu``) needs a context word; other bare commune and rural-district names come back with
+  ``weak=True`` (count only where the text names their province too), while old provincial
+  cities and towns (``Nha Trang``, ``Cam Ranh``, ``Vũng Tàu``) count on their own;
+* a bare province-level name that is also a common word (``Hòa Bình``, ``Thái Bình``) comes back
+  ``weak``; ``Hồ Chí Minh`` alone (the President) is not a place without ``TP``/``thành phố``.
 
 Matching runs one Aho–Corasick automaton (pyahocorasick) over the document's match key; without
 pyahocorasick a dictionary of first words stands in.
@@ -248,13 +257,13 @@ _LIST_Q_RE = re.compile(
 # Unaccented province names that are also common unaccented words ("da nang" = đa năng,
 # "cao bang" = cao bằng): in lower case they need a context word.
 _PLAIN_WEAK = frozenset(
-    _words(
+    w.replace("_", " ")
+    for w in _words(
         "da_nang cao_bang hai_duong binh_dinh long_an gia_lai ha_nam thanh_hoa phu_tho lam_dong "
         "dong_thap an_giang quang_nam son_la tay_ninh nam_dinh bac_ninh vinh_phuc hung_yen phu_yen "
         "hoa_binh thai_binh binh_duong ha_giang ha_tinh tien_giang hau_giang dien_bien"
     )
 )
-_PLAIN_WEAK = frozenset(w.replace("_", " ") for w in _PLAIN_WEAK)
 # Phrases that contain a place name but are not places.
 _NOT_PLACES = ("Thái Bình Dương", "Thai Binh Duong", "Châu Á - Thái Bình Dương")
 # Capitalised words that may follow a place name.
@@ -263,7 +272,6 @@ _STOP_NEXT = {"thái bình": ("dương",), "thai binh": ("duong",)}
 
 _LEADING_Q_RE = re.compile(rf"(?P<q>{_alt(_PLAIN_Q)})\s*(?=\S)")
 _CAP_SPLIT = re.compile(r"[\s\-']+")
-_WORD_CHAR = re.compile(r"\w")
 
 
 def _capitalised(surface: str) -> bool:

@@ -291,7 +291,13 @@ def relevance(
     gazetteer: Gazetteer | None = None,
     language: str = "vi",
 ) -> Relevance:
-    """How much ``title`` + ``text`` is about province ``province_code`` (e.g. ``vinh_long``)."""
+    """How much ``title`` + ``text`` is about province ``province_code`` (e.g. ``vinh_long``).
+
+    ``gazetteer`` defaults to :meth:`Gazetteer.load` (cached). ``language`` ("vi", "en") is the
+    item's language as recorded; the Vietnamese and English context patterns (biographies,
+    sports, datelines, "province of …") are always both applied, since Vietnamese items quote
+    English names and English items use Vietnamese place names.
+    """
     gz = gazetteer or Gazetteer.load()
     try:
         target = gz.province(province_code)

@@ -245,3 +245,28 @@ class ItemVector(Base):
     )
     model_version: Mapped[str] = mapped_column(String(120))
     vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Decision(Base):
+    """An officer's decision on an item, append-only: the newest row per item is in force.
+
+    Corrected labels (None: kept as classified), proposed handling (đề xuất), status and note.
+    The review app writes these; the digest reads them; `classify train --with-reviews` learns
+    from them.
+    """
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    user: Mapped[str] = mapped_column(String(120))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    action: Mapped[str] = mapped_column(String(20))  # confirm | dismiss | correct | exclude
+    relevant: Mapped[bool | None] = mapped_column(Boolean)
+    topics: Mapped[list | None] = mapped_column(JSON)
+    tone: Mapped[str | None] = mapped_column(String(20))
+    sensitivity: Mapped[str | None] = mapped_column(String(20))
+    misleading: Mapped[str | None] = mapped_column(String(20))
+    handling: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str | None] = mapped_column(String(20))  # moi | dang_xu_ly | da_xu_ly | bo_qua
+    note: Mapped[str | None] = mapped_column(Text)

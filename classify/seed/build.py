@@ -346,9 +346,11 @@ class Context:
 
     def evaluate(self, expr: str) -> object:
         rng = self.rng
-        num = re.fullmatch(r"([nf]):(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)(?::(\d+))?", expr)
+        num = re.fullmatch(r"([nfy]):(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)(?::(\d+))?", expr)
         if num:
             lo, hi = float(num.group(2)), float(num.group(3))
+            if num.group(1) == "y":
+                return ("text", str(rng.randint(int(lo), int(hi))))
             if num.group(1) == "n":
                 step = int(num.group(4) or 1)
                 return ("int", rng.randrange(int(lo), int(hi) + 1, step))
