@@ -372,6 +372,61 @@ def demo_cmd(
     with open_store(settings.db_url)() as session:
         total = session.scalar(select(func.count(Item.id)))
     console.print(f"Kho: {settings.db_url} — {total} tin bài ({result.new} mới trong lượt này).")
+    done = run_classify(settings, prof)
+    console.print(
+        f"Phân loại: {done.seen} tin, {done.relevant} liên quan đến {prof.province.name}, "
+        f"{done.stories_new} câu chuyện mới."
+    )
+    _print_flagged(settings)
+
+
+def _print_flagged(settings: Settings, limit: int = 15) -> None:
+    """The items an officer should look at first: sensitive or misleading, most severe first."""
+    from sqlalchemy import case, or_, select
+
+    from classify.explain import MISLEADING_VI
+    from classify.sensitivity import LEVEL_VI
+    from store.db import open_store
+    from store.models import Classification, Item, Source
+
+    severity = case(
+        (Classification.sensitivity == "nhay_cam", 2),
+        (Classification.sensitivity == "can_chu_y", 1),
+        else_=0,
+    )
+    with open_store(settings.db_url)() as session:
+        rows = session.execute(
+            select(
+                Item.id,
+                Item.title,
+                Source.name,
+                Classification.sensitivity,
+                Classification.misleading,
+            )
+            .join(Classification, Classification.item_id == Item.id)
+            .join(Source, Source.id == Item.source_id)
+            .where(
+                Classification.relevant.is_(True),
+                or_(
+                    Classification.sensitivity != "binh_thuong",
+                    Classification.misleading != "khong",
+                ),
+            )
+            .order_by(severity.desc(), Item.published_at.desc())
+            .limit(limit)
+        ).all()
+    table = Table(title="Tin cần chú ý (xem chi tiết: diemtin classify explain MÃ)")
+    for col in ("Mã", "Nguồn", "Tiêu đề", "Mức", "Sai lệch"):
+        table.add_column(col, overflow="fold")
+    for item_id, title, source, level, misleading in rows:
+        table.add_row(
+            str(item_id),
+            source,
+            title,
+            LEVEL_VI.get(level or "", level or ""),
+            MISLEADING_VI.get(misleading, misleading),
+        )
+    console.print(table)
 
 
 def _tz(settings: Settings):

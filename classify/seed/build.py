@@ -91,7 +91,14 @@ UNACCENTED_RATE = 0.4
 NFD_EVERY = 60  # item whose id hash % NFD_EVERY == 0 is stored decomposed (NFD)
 ALT_TONE_EVERY = 60  # ... == 1 gets the other tone-mark placement (hoà/thuỷ)
 
-COMMUNE_SLOTS = {"xa": None, "xa_bien": "bien", "xa_bg": "bg", "xa_dt": "dt", "phuong": "phuong"}
+COMMUNE_SLOTS = {
+    "xa": None,
+    "xa_nt": "!phuong",  # rural communes (xã), not wards
+    "xa_bien": "bien",
+    "xa_bg": "bg",
+    "xa_dt": "dt",
+    "phuong": "phuong",
+}
 SPECIAL_SLOTS = {"ong", "ba", "ten", "ngay", "gio", "tinh_tag"}
 BASE_KEYS = {
     "id",
@@ -151,8 +158,10 @@ def strip_diacritics(text: str) -> str:
     )
 
 
-_ALT_TONE = re.compile(r"(?:([oO])([\u0300\u0301\u0303\u0309\u0323])([aAeE])|"
-                       r"(?<![qQ])([uU])([\u0300\u0301\u0303\u0309\u0323])([yY]))(?![\w])")
+_ALT_TONE = re.compile(
+    r"(?:([oO])([\u0300\u0301\u0303\u0309\u0323])([aAeE])|"
+    r"(?<![qQ])([uU])([\u0300\u0301\u0303\u0309\u0323])([yY]))(?![\w])"
+)
 
 
 def alternate_tone_placement(text: str) -> str:
@@ -219,8 +228,12 @@ class Place:
         for raw in data.get("xa", []):
             name, old, district, tags = (raw.split(";") + ["", "", ""])[:4]
             self.communes.append(
-                {"name": name.strip(), "cu": old.strip(), "huyen": district.strip(),
-                 "tags": set(tags.split())}
+                {
+                    "name": name.strip(),
+                    "cu": old.strip(),
+                    "huyen": district.strip(),
+                    "tags": set(tags.split()),
+                }
             )
         for key, value in data.items():
             if key == "xa":
@@ -230,7 +243,11 @@ class Place:
 
     def communes_for(self, stem: str) -> list[dict]:
         tag = COMMUNE_SLOTS[stem]
-        return [c for c in self.communes if tag is None or tag in c["tags"]]
+        if tag is None:
+            return list(self.communes)
+        if tag.startswith("!"):
+            return [c for c in self.communes if tag[1:] not in c["tags"]]
+        return [c for c in self.communes if tag in c["tags"]]
 
     def supply(self, stem: str) -> int:
         if stem in COMMUNE_SLOTS:
@@ -387,7 +404,8 @@ class Context:
         if stem == "gio":
             return ("time", (rng.randint(5, 22), rng.choice((0, 15, 30, 45))))
         if stem == "tinh_tag":
-            return ("text", strip_diacritics(place.lists["tinh"][0][0]).replace(" ", "").replace(".", ""))
+            tag = strip_diacritics(place.lists["tinh"][0][0])
+            return ("text", tag.replace(" ", "").replace(".", ""))
         values = place.lists.get(stem) or self.bank.common.get(stem)
         if not values:
             raise BankError(f"{place.code}: no values for {{{stem}}}")
@@ -424,7 +442,9 @@ class Context:
             return f"{MONTHS_EN[month - 1]} {day}" if en else f"{day}/{month}"
         if kind == "time":
             hour, minute = data
-            return f"{hour}:{minute:02d}" if en else (f"{hour}h{minute:02d}" if minute else f"{hour}h")
+            if en:
+                return f"{hour}:{minute:02d}"
+            return f"{hour}h{minute:02d}" if minute else f"{hour}h"
         raise BankError(f"unknown value kind {kind}")
 
 
@@ -485,8 +505,16 @@ def expand(bank: Bank, base: dict) -> list[dict]:
     unacc_rate = float(base.get("unacc", UNACCENTED_RATE))
     items: list[dict] = []
 
-    def make(variant: str, place: Place, profile: str, rel: bool, ikind: str, ilang: str,
-             tpl: dict, unaccent: bool = False) -> None:
+    def make(
+        variant: str,
+        place: Place,
+        profile: str,
+        rel: bool,
+        ikind: str,
+        ilang: str,
+        tpl: dict,
+        unaccent: bool = False,
+    ) -> None:
         ctx = Context(bank, place, rng)
         title = ctx.render(tpl["t"], ilang)
         lead = ctx.render(tpl["l"], ilang)
@@ -549,16 +577,31 @@ def expand(bank: Bank, base: dict) -> list[dict]:
         for i in range(n_social):
             place = profiles[(i + 1) % len(profiles)]
             unaccent = rng.random() < unacc_rate
-            make("social", place, place.code, relevant, "social", "vi", socials[i % len(socials)],
-                 unaccent)
+            make(
+                "social",
+                place,
+                place.code,
+                relevant,
+                "social",
+                "vi",
+                socials[i % len(socials)],
+                unaccent,
+            )
 
     english = base.get("en")
     if english:
         n_en = int(base.get("ne", 1))
         for i in range(n_en):
             place = profiles[(i + 2) % len(profiles)]
-            make("en", place, place.code, relevant, base.get("en_kind", "press_foreign"), "en",
-                 english)
+            make(
+                "en",
+                place,
+                place.code,
+                relevant,
+                base.get("en_kind", "press_foreign"),
+                "en",
+                english,
+            )
     return items
 
 
@@ -573,7 +616,7 @@ def wrap_social(bank: Bank, base: dict, rng: random.Random) -> dict:
 
 
 def label_keys(item: dict) -> list[str]:
-    keys = [f"topic:{t}" for t in item["topics"]]
+    keys = [f"topic:{t}" for t in item["topics"]] or ["topic:none"]
     keys += [
         f"tone:{item['tone']}",
         f"sensitivity:{item['sensitivity']}",
@@ -705,7 +748,20 @@ def to_jsonl(items: list[dict]) -> str:
 
 
 def has_diacritics(text: str) -> bool:
-    return strip_diacritics(unicodedata.normalize("NFC", text)) != unicodedata.normalize("NFC", text)
+    text = unicodedata.normalize("NFC", text)
+    return strip_diacritics(text) != text
+
+
+_SECOND_VOWEL_MARK = re.compile(r"(?i)(oà|oá|oả|oã|oạ|oè|oé|oẻ|uỳ|uý|uỷ|uỹ|uỵ)(?!\w)")
+
+
+def text_form(item: dict, form: str) -> bool:
+    text = unicodedata.normalize("NFC", item["title"] + " " + item["lead"])
+    if form.startswith("social"):
+        return item["kind"] == "social" and item["language"] == "vi" and not has_diacritics(text)
+    if form.startswith("NFD"):
+        return bool(item.get("nfd", False))
+    return bool(_SECOND_VOWEL_MARK.search(text))
 
 
 def stats(splits: dict[str, list[dict]]) -> str:
@@ -738,8 +794,11 @@ def stats(splits: dict[str, list[dict]]) -> str:
         lines.append(f"| {s} | {len(splits[s])} | {bases[s]} |")
     lines.append("")
     table("topics (multi-label)", list(TOPICS), lambda i, v: v in i["topics"])
-    table("topics: how many per item", ["0", "1", "2", "3+"],
-          lambda i, v: str(min(len(i["topics"]), 3)).replace("3", "3+") == v)
+    table(
+        "topics: how many per item",
+        ["0", "1", "2", "3+"],
+        lambda i, v: str(min(len(i["topics"]), 3)).replace("3", "3+") == v,
+    )
     table("tone", list(TONES), lambda i, v: i["tone"] == v)
     table("sensitivity", list(SENSITIVITY), lambda i, v: i["sensitivity"] == v)
     table("misleading", list(MISLEADING), lambda i, v: i["misleading"] == v)
@@ -747,18 +806,15 @@ def stats(splits: dict[str, list[dict]]) -> str:
     table("language", list(LANGUAGES), lambda i, v: i["language"] == v)
     table("province (profile labelled for)", list(PROFILES), lambda i, v: i["province"] == v)
     table("relevant", ["true", "false"], lambda i, v: str(i["relevant"]).lower() == v)
-    table("variant (how the item was made)", ["main", "cross", "social", "en"],
-          lambda i, v: i["variant"] == v)
+    table(
+        "variant (how the item was made)",
+        ["main", "cross", "social", "en"],
+        lambda i, v: i["variant"] == v,
+    )
     table(
         "text form",
         ["social without diacritics", "NFD (nfd: true)", "tone mark on 2nd vowel (hoà/thuỷ)"],
-        lambda i, v: (
-            (v.startswith("social") and i["kind"] == "social" and i["language"] == "vi"
-             and not has_diacritics(i["title"] + i["lead"]))
-            or (v.startswith("NFD") and i.get("nfd", False))
-            or (v.startswith("tone") and bool(re.search(r"(?i)(oà|oá|oả|oã|oạ|oè|oé|oẻ|uỳ|uý|uỷ|uỹ|uỵ)(?!\w)",
-                                                         unicodedata.normalize("NFC", i["title"] + " " + i["lead"]))))
-        ),
+        text_form,
     )
     table(
         "sensitivity by kind",
