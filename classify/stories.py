@@ -555,10 +555,23 @@ def _stats(feats: Sequence[_Features], common: Iterable[str]) -> _Stats:
     return _Stats(generic, {k for k, n in kw_df.items() if n > limit})
 
 
-def _evidence(a: _Features, b: _Features, stats: _Stats) -> tuple[tuple[str, ...], int, int]:
-    """(shared anchors as written in ``a``, how many anchors that is, shared keywords)."""
+def _anchor_weight(key: str) -> float:
+    """A two-word name or a number of 3+ digits counts 1; a single word or a 2-digit number ½."""
+    if key.startswith("#"):
+        return 1.0 if sum(c.isdigit() for c in key) >= 3 else 0.5
+    return 1.0 if " " in key else 0.5
+
+
+def _numbers(f: _Features, stats: _Stats) -> set[str]:
+    return {k for k in f.anchors if k.startswith("#") and k not in stats.generic_anchors}
+
+
+def _evidence(a: _Features, b: _Features, stats: _Stats) -> _Evidence:
+    """What ``a`` and ``b`` share beyond their cosine (anchors written as in ``a``)."""
     keys = [k for k in a.anchors if k in b.anchors and k not in stats.generic_anchors]
     kw = len((a.kw & b.kw) - stats.generic_kw)
+    na, nb = _numbers(a, stats), _numbers(b, stats)
+    conflict = len(na) >= 2 and len(nb) >= 2 and not (na & nb)
     out: list[str] = []
     for key in keys:
         surface = a.anchors[key]
@@ -569,11 +582,21 @@ def _evidence(a: _Features, b: _Features, stats: _Stats) -> tuple[tuple[str, ...
                 out[-1] = f"{last} {tail}"  # "Ok Om" + "Om Bok" → "Ok Om Bok"
                 continue
         out.append(surface)
-    return tuple(out), len(keys), kw
+    weight = sum(_anchor_weight(k) for k in keys)
+    return _Evidence(tuple(out), weight, kw, conflict)
 
 
-def _passes(n_anchors: int, n_kw: int, min_shared: int, min_keywords: int) -> bool:
-    return n_anchors >= min_shared or (n_anchors >= 1 and n_kw >= min_keywords)
+@dataclass(frozen=True)
+class _Evidence:
+    shared: tuple[str, ...]  # anchors both carry, as written in the first doc
+    weight: float  # anchors counted: two-word names and 3+ digit numbers 1, others ½
+    keywords: int  # content keywords both carry
+    conflict: bool  # both give two numbers or more, none the same: different facts
+
+    def passes(self, min_shared: float, min_keywords: int) -> bool:
+        if self.conflict:
+            return False
+        return self.weight >= min_shared or (self.weight >= 1 and self.keywords >= min_keywords)
 
 
 # ─────────────────────────────── union-find ───────────────────────────────
@@ -760,9 +783,9 @@ def assign_stories(
     for s, i, j in _lsh_links(feats, n_new, jaccard, window_s, num_perm):
         links.append((1, -s, i, j, Link(docs[i].item_id, docs[j].item_id, "minhash", s)))
     for s, i, j in _cosine_candidates(feats, n_new, cosine, window_s):
-        shared, n_an, n_kw = _evidence(feats[i], feats[j], stats)
-        if _passes(n_an, n_kw, min_shared, min_keywords):
-            link = Link(docs[i].item_id, docs[j].item_id, "cosine", s, shared[:6], n_kw)
+        ev = _evidence(feats[i], feats[j], stats)
+        if ev.passes(min_shared, min_keywords):
+            link = Link(docs[i].item_id, docs[j].item_id, "cosine", s, ev.shared[:6], ev.keywords)
             links.append((2, -s, i, j, link))
     links.sort(key=lambda x: x[:4])
 
@@ -866,7 +889,7 @@ def _match(
     jac = _jaccard(fa.sh, fb.sh)
     con = _containment(fa.sh, fb.sh)
     same_title = bool(set(fa.titles) & set(fb.titles))
-    shared, n_an, n_kw = _evidence(fa, fb, stats)
+    ev = _evidence(fa, fb, stats)
     cos = None
     sem = 0.0
     va, vb = fa.doc.vector, fb.doc.vector
@@ -874,13 +897,15 @@ def _match(
         va = np.asarray(va, dtype=np.float32).ravel()
         vb = np.asarray(vb, dtype=np.float32).ravel()
         cos = float(va @ vb) / (float(np.linalg.norm(va) * np.linalg.norm(vb)) or 1.0)
-        if _passes(n_an, n_kw, min_shared, min_keywords):
+        if ev.passes(min_shared, min_keywords):
             evidence = 1.0
+        elif ev.conflict:
+            evidence = 0.25
         else:
-            evidence = 0.5 * min(1.0, n_an / min_shared + n_kw / (2 * min_keywords))
+            evidence = 0.5 * min(1.0, ev.weight / min_shared + ev.keywords / (2 * min_keywords))
         sem = max(0.0, min(1.0, (cos - _COS_FLOOR) / (1.0 - _COS_FLOOR))) * evidence
     score = max(jac, con if same_title else 0.0, sem)
-    return Match(fb.doc, score, jac, con, cos, shared, n_kw, same_title)
+    return Match(fb.doc, score, jac, con, cos, ev.shared, ev.keywords, same_title)
 
 
 def similar(
