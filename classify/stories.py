@@ -11,8 +11,9 @@ documents (a channel's "Đăng ký kênh…", a bot's "Đọc tiếp trên…") 
 Three kinds of link join two documents, each checked on exact data after a cheap candidate step:
 
 * ``minhash`` — near-duplicates: 3-syllable shingles of the head. Candidates come from
-  datasketch's MinHash LSH (built below the threshold, for recall); a pair links when the
-  *exact* Jaccard of the two shingle sets reaches ``jaccard``.
+  datasketch MinHash signatures banded as in LSH (bands sized for recall at the threshold, the
+  banding vectorised with numpy over the batch); a pair links when the *exact* Jaccard of the
+  two shingle sets reaches ``jaccard``.
 * ``title`` — the same title (6 syllables or more; a title cut with "…" matches as a prefix) at
   two different sources, when the shorter head is mostly contained in the longer one: link
   posts and reposts that carry an article's title and lead but little of their own.
@@ -26,7 +27,7 @@ Three kinds of link join two documents, each checked on exact data after a cheap
   (different news about one province reaches 0.90–0.93), so cosine alone would merge
   different events in the same place.
 
-Links are applied strongest first (title, minhash, cosine) into a union-find, never between
+Links are applied strongest first (minhash, title, cosine) into a union-find, never between
 documents further apart than ``window`` and never making a group span more than ``window``.
 Documents already assigned (``story_id`` set) start grouped by their story. Only pairs with at
 least one new document are compared, so stored stories never merge by themselves; when a new
@@ -47,9 +48,9 @@ import re
 import unicodedata
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 import numpy as np
@@ -85,6 +86,8 @@ HEAD_CHARS = 600
 NUM_PERM = 128
 SHINGLE_K = 3
 MIN_TITLE_SYLLABLES = 6
+MAX_TITLE_CHARS = 250  # a first line longer than this is not compared as a title
+MAX_BUCKET = 200  # LSH buckets (and same-title sets) larger than this are cut
 # Evidence found in more than max(GENERIC_MIN_DF, GENERIC_DF_SHARE × docs) documents of a batch
 # is generic (the province's name): it does not count for a cosine link.
 GENERIC_MIN_DF = 30
@@ -242,7 +245,7 @@ _CAMEL_RE = re.compile(rf"[{_UPPER}][^\W\d_{_UPPER}]+")
 _NUMBER_RE = re.compile(r"(?<![\w.,/:-])\d+(?:[.,]\d+)*(?![\w/:]|[.,]\d)")
 _THOUSANDS_RE = re.compile(r"[.,](?=\d{3}(?:\D|$))")
 _DATELINE_RE = re.compile(r"^\s*\(\s*[A-ZĐ][A-ZĐa-zđ.]{1,12}\s*\)\s*[-–—:]?\s*")
-_SENTENCE_ENDERS = frozenset(".!?…:;|\n\"“”«»()[]–-•")
+_SENTENCE_ENDERS = frozenset('.!?…:;|\n"“”«»()[]–-•')
 _OUTLET_WORDS = frozenset({"báo", "tạp", "đài", "kênh"})  # "Báo Vĩnh Long": an outlet (keys)
 # Words that start a capitalised run without being part of the name (keys).
 _NAME_LEAD = frozenset(
@@ -289,9 +292,25 @@ _MASK32 = np.uint64(0xFFFFFFFF)
 _MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), np.uint64(0x165667B19E3779F9))
 
 
-@lru_cache(maxsize=500_000)
-def _syllable_hash(s: str) -> int:
-    return zlib.crc32(s.encode("utf-8"))
+_VOCAB: dict[str, int] = {}  # syllable → crc32, with bit 32 set for a function word or number
+_NOT_CONTENT = 1 << 32
+
+
+def _syllable_ids(syl: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(32-bit hashes, is-content flags) of syllables."""
+    vocab = _VOCAB
+    out = []
+    for s in syl:
+        v = vocab.get(s)
+        if v is None:
+            v = zlib.crc32(s.encode("utf-8"))
+            if s in _STOP or s.isdigit():
+                v |= _NOT_CONTENT
+            if len(vocab) < 1_000_000:
+                vocab[s] = v
+        out.append(v)
+    arr = np.array(out, dtype=np.uint64)
+    return arr & _MASK32, (arr >> np.uint64(32)) == 0
 
 
 def _gram_hashes(ids: np.ndarray, k: int) -> np.ndarray:
@@ -412,7 +431,7 @@ def _title_keys(title: str, first_line: str) -> tuple[tuple[str, ...], bool, str
     keys: list[str] = []
     has_title = False
     prefix = None
-    for n, s in enumerate((title, first_line[:300])):
+    for n, s in enumerate((title, first_line)):
         s = s.strip()
         cut = s.endswith(_TRUNCATED)
         syl = _syllables(s)
@@ -434,13 +453,12 @@ def _title_keys(title: str, first_line: str) -> tuple[tuple[str, ...], bool, str
 def _features(doc: StoryDoc, k: int = SHINGLE_K) -> _Features:
     head = _head(doc.title, doc.text)
     syl = _syllables(head)
-    ids = np.fromiter((_syllable_hash(s) for s in syl), dtype=np.uint64, count=len(syl))
+    ids, content = _syllable_ids(syl)
     sh = _gram_hashes(ids, k)
-    content = np.fromiter(
-        (s not in _STOP and not s.isdigit() for s in syl), dtype=bool, count=len(syl)
-    )
     kw = _bigram_hashes(ids, content[:-1] & content[1:]) if len(ids) >= 2 else ids[:0]
-    first_line = next((ln for ln in (doc.text or "").splitlines() if ln.strip()), "")
+    first_line = next((ln for ln in (doc.text or "")[:400].splitlines() if ln.strip()), "")
+    if len(first_line) > MAX_TITLE_CHARS:
+        first_line = ""  # a lead, not a copied title
     titles, has_title, prefix = _title_keys(doc.title or "", first_line)
     return _Features(
         doc=doc,
@@ -464,8 +482,8 @@ def _bigram_hashes(ids: np.ndarray, keep: np.ndarray) -> np.ndarray:
 
 
 def _ts(d: datetime) -> float:
-    if d.tzinfo is None:
-        raise ValueError("StoryDoc.published must be timezone-aware")
+    if d.tzinfo is None:  # the store's convention: naive means UTC
+        d = d.replace(tzinfo=UTC)
     return d.timestamp()
 
 
@@ -639,32 +657,68 @@ def _pair_ok(i: int, j: int, n_new: int) -> bool:
     return i != j and not (i >= n_new and j >= n_new)
 
 
+def _lsh_params(jaccard: float, num_perm: int, recall: float = 0.98) -> tuple[int, int]:
+    """(bands, rows): the most rows per band that still make a pair *at* the threshold a
+    candidate with probability ``recall`` (1 - (1 - J^r)^b). J=0.5, 128 perms: 42 bands of 3
+    (0.996 at J=0.5, 0.29 at 0.2, 0.005 at 0.05); candidates are then checked exactly."""
+    best = (num_perm, 1)
+    for r in range(1, 9):
+        b = num_perm // r
+        if 1 - (1 - max(jaccard, 0.01) ** r) ** b >= recall:
+            best = (b, r)
+    return best
+
+
+def _signatures(feats: Sequence[_Features], num_perm: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows with shingles, their datasketch MinHash values as an (n, num_perm) matrix)."""
+    base = _new_minhash(num_perm)
+    rows = [i for i, f in enumerate(feats) if f.sh]
+    sig = np.empty((len(rows), num_perm), dtype=np.uint64)
+    for n, i in enumerate(rows):
+        m = base.copy()
+        sh = feats[i].sh
+        m.update_batch(np.fromiter(sh, dtype=np.uint64, count=len(sh)))
+        sig[n] = m.hashvalues
+    return np.array(rows, dtype=np.int64), sig
+
+
+def _band_pairs(rows: np.ndarray, sig: np.ndarray, bands: int, r: int) -> np.ndarray:
+    """Candidate pairs (i < j, as an (n, 2) array): documents equal on all ``r`` rows of at
+    least one band. The banding of datasketch's MinHashLSH, vectorised over the batch."""
+    out = [np.zeros((0, 2), dtype=np.int64)]
+    for band in range(bands):
+        key = np.zeros(len(rows), dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            for c in range(band * r, band * r + r):
+                key = (key ^ sig[:, c]) * _MIX[0]
+                key ^= key >> np.uint64(31)
+        order = np.argsort(key, kind="stable")
+        ks = key[order]
+        starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
+        sizes = np.diff(np.r_[starts, len(ks)])
+        two = starts[sizes == 2]
+        out.append(np.stack([rows[order[two]], rows[order[two + 1]]], axis=1))
+        for s0, n in zip(starts[sizes > 2].tolist(), sizes[sizes > 2].tolist(), strict=True):
+            members = rows[order[s0 : s0 + min(n, MAX_BUCKET)]]
+            a, b = np.triu_indices(len(members), 1)
+            out.append(np.stack([members[a], members[b]], axis=1))
+    pairs = np.concatenate(out)
+    pairs.sort(axis=1)
+    return np.unique(pairs, axis=0)
+
+
 def _lsh_links(
     feats: Sequence[_Features], n_new: int, jaccard: float, window_s: float, num_perm: int
 ) -> list[tuple[float, int, int]]:
-    from datasketch import MinHashLSH
-
-    lsh = MinHashLSH(threshold=max(0.2, jaccard - 0.15), num_perm=num_perm)
-    base = _new_minhash(num_perm)
-    mhs = []
-    for i, f in enumerate(feats):
-        m = base.copy()
-        if f.sh:
-            m.update_batch(np.fromiter(f.sh, dtype=np.uint64, count=len(f.sh)))
-            lsh.insert(i, m, check_duplication=False)
-        mhs.append(m)
+    rows, sig = _signatures(feats, num_perm)
+    bands, r = _lsh_params(jaccard, num_perm)
     out = []
-    for i in range(n_new):
-        if not feats[i].sh:
-            continue
-        for j in lsh.query(mhs[i]):
-            if not _pair_ok(i, j, n_new) or (j < n_new and j < i):
-                continue
-            if abs(feats[i].t - feats[j].t) > window_s:
-                continue
-            s = _jaccard(feats[i].sh, feats[j].sh)
-            if s >= jaccard:
-                out.append((s, i, j))
+    for i, j in _band_pairs(rows, sig, bands, r).tolist():
+        if i >= n_new or abs(feats[i].t - feats[j].t) > window_s:
+            continue  # only pairs with a new doc (i < j, so i is the new one)
+        s = _jaccard(feats[i].sh, feats[j].sh)
+        if s >= jaccard:
+            out.append((s, i, j))
     return out
 
 
@@ -680,7 +734,7 @@ def _title_links(
             by_start[" ".join(key.split()[:MIN_TITLE_SYLLABLES])].append((i, key))
     pairs: set[tuple[int, int]] = set()
     for members in index.values():
-        if 2 <= len(members) <= 200 and any(t for _, t in members):
+        if 2 <= len(members) <= MAX_BUCKET and any(t for _, t in members):
             for x, (i, ti) in enumerate(members):
                 for j, tj in members[x + 1 :]:
                     if ti or tj:
@@ -688,7 +742,7 @@ def _title_links(
     for i, f in enumerate(feats):
         if f.prefix:
             start = " ".join(f.prefix.split()[:MIN_TITLE_SYLLABLES])
-            for j, key in by_start.get(start, ())[:200]:
+            for j, key in by_start.get(start, ())[:MAX_BUCKET]:
                 if key.startswith(f.prefix):
                     pairs.add((min(i, j), max(i, j)))
     out = []
@@ -700,7 +754,7 @@ def _title_links(
             continue
         c = _containment(fi.sh, fj.sh)
         if c >= containment:
-            out.append((c, i, j) if i < n_new else (c, j, i))
+            out.append((c, i, j))  # i < j, so i is new
     return out
 
 
@@ -723,12 +777,13 @@ def _cosine_candidates(
         lo = int(np.searchsorted(times, times[rows].min() - window_s, side="left"))
         hi = int(np.searchsorted(times, times[rows].max() + window_s, side="right"))
         sims = mat[rows] @ mat[lo:hi].T
-        ok = (sims >= cosine) & (np.abs(times[rows][:, None] - times[lo:hi][None, :]) <= window_s)
-        for rr, cc in zip(*np.nonzero(ok), strict=True):
-            i, j = int(idx[rows[rr]]), int(idx[lo + cc])
+        rr, cc = np.nonzero(sims >= cosine)
+        keep = np.abs(times[rows[rr]] - times[lo + cc]) <= window_s
+        for r, c in zip(rr[keep].tolist(), cc[keep].tolist(), strict=True):
+            i, j = int(idx[rows[r]]), int(idx[lo + c])
             if not _pair_ok(i, j, n_new) or (j < n_new and j < i):
                 continue
-            out.append((float(sims[rr, cc]), i, j))
+            out.append((float(sims[r, c]), i, j))
     return out
 
 
@@ -778,10 +833,10 @@ def assign_stories(
             groups.union(members[0], j, None)
 
     links: list[tuple[int, float, int, int, Link]] = []  # (priority, -score, i, j, link)
-    for s, i, j in _title_links(feats, n_new, window_s, containment):
-        links.append((0, -s, i, j, Link(docs[i].item_id, docs[j].item_id, "title", s)))
     for s, i, j in _lsh_links(feats, n_new, jaccard, window_s, num_perm):
-        links.append((1, -s, i, j, Link(docs[i].item_id, docs[j].item_id, "minhash", s)))
+        links.append((0, -s, i, j, Link(docs[i].item_id, docs[j].item_id, "minhash", s)))
+    for s, i, j in _title_links(feats, n_new, window_s, containment):
+        links.append((1, -s, i, j, Link(docs[i].item_id, docs[j].item_id, "title", s)))
     for s, i, j in _cosine_candidates(feats, n_new, cosine, window_s):
         ev = _evidence(feats[i], feats[j], stats)
         if ev.passes(min_shared, min_keywords):
@@ -809,7 +864,7 @@ def assign_stories(
         for members in members_of.values()
         if any(i < n_new for i in members)
     ]
-    out.sort(key=lambda g: (g.first_seen, str(g.item_ids[0])))
+    out.sort(key=lambda g: (_ts(g.first_seen), str(g.item_ids[0])))
     return out
 
 
@@ -853,13 +908,13 @@ def _group(
             reasons[d.item_id], via[d.item_id] = link.reason, docs[other].item_id
         else:
             reasons[d.item_id], via[d.item_id] = "new story", None
-    first = members[0]
+    first, last = members[0], max(members, key=lambda i: feats[i].t)
     return StoryGroup(
         story_id=story_id,
         item_ids=[docs[i].item_id for i in members],
         outlets=[s for s, _ in spread],
         first_seen=docs[first].published,
-        last_seen=max(docs[i].published for i in members),
+        last_seen=docs[last].published,
         spread=spread,
         title=docs[first].title,
         merged_from=merged,
@@ -925,10 +980,7 @@ def similar(
     links a pair from 0.5 (Jaccard) or 0.6 (cosine 0.92 with evidence).
     """
     fa, fb = _features(a), _features(b)
-    stats = _stats([fa, fb], common)
-    stats.generic_anchors -= {k for k in fa.anchors if k not in GENERIC_ANCHORS}
-    stats.generic_kw.clear()
-    return _match(fa, fb, stats, min_shared, min_keywords).score
+    return _match(fa, fb, _stats([fa, fb], common), min_shared, min_keywords).score
 
 
 def best_matches(

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -270,3 +271,68 @@ class Decision(Base):
     handling: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str | None] = mapped_column(String(20))  # moi | dang_xu_ly | da_xu_ly | bo_qua
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class Digest(Base):
+    """One day's press digest for a profile: what was built, its number, where its files are.
+
+    The (profile, date) pair is unique, so a day has one digest; `deliveries` is the ledger that
+    makes sending idempotent.
+    """
+
+    __tablename__ = "digests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    profile: Mapped[str] = mapped_column(String(120))
+    date: Mapped[dt.date]
+    year: Mapped[int] = mapped_column(Integer)
+    number: Mapped[int] = mapped_column(Integer)  # bulletin number, sequential per year
+    window_start: Mapped[dt.datetime]
+    window_end: Mapped[dt.datetime]
+    built_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # built | approved | sending | sent | failed
+    status: Mapped[str] = mapped_column(String(20), default="built")
+    files: Mapped[dict] = mapped_column(JSON, default=dict)  # format -> path
+    counts: Mapped[dict] = mapped_column(JSON, default=dict)
+    approved_by: Mapped[str | None] = mapped_column(String(120))
+    approved_at: Mapped[dt.datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("profile", "date", name="uq_digest_day"),
+        UniqueConstraint("profile", "year", "number", name="uq_digest_number"),
+    )
+
+
+class Delivery(Base):
+    """One digest (or alert) to one recipient; the row exists before the SMTP call, and `sent`
+    is set only after the server accepted it."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("digests.id", ondelete="CASCADE"))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    recipient: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(300))
+    sent_at: Mapped[dt.datetime | None]
+    resend: Mapped[int] = mapped_column(Integer, default=0)  # 0 first send; n for --resend n
+
+    __table_args__ = (
+        UniqueConstraint("digest_id", "alert_id", "recipient", "resend", name="uq_delivery"),
+    )
+
+
+class Alert(Base):
+    """An immediate alert for a sensitive or misleading story: at most one per story."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"), unique=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(40))  # nhay_cam | sai_lech
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(20), default="pending")

@@ -34,134 +34,136 @@ from classify.train import RowError, group_of, load_rows, train
 SEED_DIR = Path(__file__).resolve().parents[1] / "classify" / "seed"
 DAY = dt.date(2025, 7, 1)
 
-# (title, lead, topics, tone, sensitivity, misleading, relevant)
-_TINY = [
-    ("Triệt phá đường dây ma túy liên tỉnh tại phường Phước Hậu",
-     "Công an tỉnh Vĩnh Long bắt 7 đối tượng, thu giữ 12 bánh heroin và 3 kg ma túy tổng hợp.",
-     ["an_ninh_trat_tu"], "tich_cuc", "binh_thuong", "khong", True),
-    ("Bắt nhóm đối tượng lừa đảo qua mạng chiếm đoạt hơn 5 tỷ đồng",
-     "Công an tỉnh Cà Mau vừa khởi tố 4 bị can giả danh cán bộ ngân hàng để lừa đảo người dân.",
-     ["an_ninh_trat_tu"], "trung_lap", "can_chu_y", "khong", True),
-    ("Khởi tố nguyên giám đốc sở vì sai phạm trong đấu thầu thiết bị y tế",
-     "Cơ quan điều tra Công an tỉnh Đồng Nai khởi tố nguyên giám đốc Sở Y tế về tội vi phạm quy "
-     "định về đấu thầu gây hậu quả nghiêm trọng.",
-     ["tham_nhung_tieu_cuc", "xa_hoi"], "tieu_cuc", "can_chu_y", "khong", True),
-    ("Cán bộ địa chính xã bị bắt vì nhận hối lộ khi làm sổ đỏ",
-     "Một cán bộ địa chính ở Khánh Hòa bị bắt quả tang khi nhận 200 triệu đồng của người dân.",
-     ["tham_nhung_tieu_cuc", "dat_dai_khieu_kien"], "tieu_cuc", "can_chu_y", "khong", True),
-    ("Tàu cá bị bắt giữ ở vùng biển nước ngoài, ngư dân chưa được thả",
-     "Hai tàu cá của ngư dân Cà Mau bị lực lượng chức năng nước ngoài bắt giữ vì xâm phạm vùng biển.",
-     ["iuu"], "tieu_cuc", "nhay_cam", "khong", True),
-    ("Cà Mau quyết tâm gỡ thẻ vàng IUU trước đợt kiểm tra của EC",
-     "Tỉnh yêu cầu 100% tàu cá lắp thiết bị giám sát hành trình và xử lý nghiêm vi phạm khai thác.",
-     ["iuu", "chi_dao_dieu_hanh"], "tich_cuc", "binh_thuong", "khong", True),
-    ("Tàu cá mất kết nối giám sát hành trình nhiều ngày trên biển",
-     "Chi cục Thủy sản phát hiện 15 tàu cá mất tín hiệu VMS quá 6 giờ, nguy cơ vi phạm khai thác IUU.",
-     ["iuu"], "tieu_cuc", "can_chu_y", "khong", True),
-    ("Lễ hội Ok Om Bok của đồng bào Khmer thu hút hàng vạn du khách",
-     "Lễ hội đua ghe ngo năm nay tại Vĩnh Long diễn ra sôi nổi, đậm bản sắc văn hóa dân tộc Khmer.",
-     ["du_lich_van_hoa", "dan_toc"], "tich_cuc", "binh_thuong", "khong", True),
-    ("Khánh Hòa đón hơn 1 triệu lượt khách quốc tế trong 6 tháng đầu năm",
-     "Ngành du lịch tỉnh tăng trưởng mạnh nhờ các đường bay mới và sản phẩm du lịch biển đảo.",
-     ["du_lich_van_hoa", "dau_tu_kinh_te"], "tich_cuc", "binh_thuong", "khong", True),
-    ("Di tích lịch sử xuống cấp nghiêm trọng, chưa được trùng tu",
-     "Nhiều hạng mục của đình làng hơn 200 năm tuổi ở Đồng Nai bị mối mọt, có nguy cơ sụp đổ.",
-     ["du_lich_van_hoa"], "tieu_cuc", "binh_thuong", "khong", True),
-    ("Đồng Nai thu hút thêm 500 triệu USD vốn FDI vào khu công nghiệp",
-     "UBND tỉnh trao giấy chứng nhận đầu tư cho 12 dự án của nhà đầu tư Hàn Quốc và Nhật Bản.",
-     ["dau_tu_kinh_te"], "tich_cuc", "binh_thuong", "khong", True),
-    ("Xuất khẩu tôm của Cà Mau tăng 15% so với cùng kỳ",
-     "Kim ngạch xuất khẩu thủy sản của tỉnh đạt hơn 600 triệu USD nhờ thị trường Mỹ và EU phục hồi.",
-     ["dau_tu_kinh_te"], "tich_cuc", "binh_thuong", "khong", True),
-    ("Dự án khu dân cư chậm tiến độ, người dân bức xúc vì chưa được bồi thường",
-     "Hàng chục hộ dân ở Vĩnh Long tập trung đông người tại trụ sở UBND xã để khiếu nại giá đền bù.",
-     ["dat_dai_khieu_kien"], "tieu_cuc", "nhay_cam", "khong", True),
-    ("Tỉnh đối thoại với người dân về phương án bồi thường giải phóng mặt bằng",
-     "Lãnh đạo UBND tỉnh Khánh Hòa trực tiếp đối thoại, giải đáp kiến nghị của các hộ bị thu hồi đất.",
-     ["dat_dai_khieu_kien", "chi_dao_dieu_hanh"], "trung_lap", "can_chu_y", "khong", True),
-    ("Bão số 5 gây thiệt hại nặng cho các xã ven biển",
-     "Hơn 300 ngôi nhà bị tốc mái, nhiều tàu thuyền bị chìm tại Khánh Hòa; 2 người mất tích.",
-     ["tai_nan_thien_tai"], "tieu_cuc", "can_chu_y", "khong", True),
-    ("Xâm nhập mặn lấn sâu, hàng nghìn hộ dân thiếu nước ngọt",
-     "Độ mặn trên các sông chính ở Vĩnh Long vượt 4 phần nghìn, ảnh hưởng lớn đến sản xuất lúa.",
-     ["tai_nan_thien_tai"], "tieu_cuc", "can_chu_y", "khong", True),
-    ("Cháy lớn tại xưởng gỗ trong khu công nghiệp, không có thương vong",
-     "Lực lượng phòng cháy chữa cháy Đồng Nai mất 3 giờ mới khống chế được đám cháy.",
-     ["tai_nan_thien_tai"], "trung_lap", "binh_thuong", "khong", True),
-    ("Cá chết hàng loạt trên sông nghi do nhà máy xả thải",
-     "Người dân phát hiện nước sông đổi màu, bốc mùi hôi; cơ quan chức năng đã lấy mẫu kiểm tra.",
-     ["moi_truong"], "tieu_cuc", "can_chu_y", "khong", True),
-    ("Doanh nghiệp bị phạt 800 triệu đồng vì xả nước thải vượt chuẩn",
-     "Thanh tra Sở Tài nguyên và Môi trường Cà Mau xử phạt công ty chế biến thủy sản gây ô nhiễm.",
-     ["moi_truong"], "trung_lap", "binh_thuong", "khong", True),
-    ("Tỉnh trao 500 căn nhà đại đoàn kết cho hộ nghèo",
-     "Vĩnh Long hoàn thành xóa nhà tạm, nhà dột nát cho hộ nghèo, hộ chính sách trước thời hạn.",
-     ["xa_hoi"], "tich_cuc", "binh_thuong", "khong", True),
-    ("Bệnh viện tỉnh thiếu thuốc, bệnh nhân phải tự mua bên ngoài",
-     "Nhiều người bệnh phản ánh phải ra nhà thuốc tư nhân mua thuốc dù có thẻ bảo hiểm y tế.",
-     ["xa_hoi"], "tieu_cuc", "can_chu_y", "khong", True),
-    ("Đoàn công tác tỉnh Khánh Hòa làm việc với đối tác Lào về hợp tác",
-     "Hai bên ký biên bản ghi nhớ hợp tác giáo dục, y tế và thương mại giai đoạn 2025–2030.",
-     ["doi_ngoai"], "tich_cuc", "binh_thuong", "khong", True),
-    ("Đại sứ Nhật Bản thăm và làm việc tại Đồng Nai",
-     "Chủ tịch UBND tỉnh tiếp Đại sứ, mong muốn các doanh nghiệp Nhật Bản mở rộng đầu tư.",
-     ["doi_ngoai", "dau_tu_kinh_te"], "tich_cuc", "binh_thuong", "khong", True),
-    ("Bản đồ có hình đường lưỡi bò xuất hiện trong ứng dụng du lịch",
-     "Người dùng phát hiện ứng dụng đặt phòng hiển thị bản đồ có đường chín đoạn phi pháp.",
-     ["chu_quyen_bien_dao"], "tieu_cuc", "nhay_cam", "sai_lech", True),
-    ("Tin đồn Trường Sa bị cắt khỏi bản đồ hành chính mới là sai sự thật",
-     "Bộ Nội vụ khẳng định các huyện đảo Trường Sa, Hoàng Sa vẫn thuộc Việt Nam sau sáp nhập tỉnh.",
-     ["chu_quyen_bien_dao"], "trung_lap", "nhay_cam", "sai_lech", True),
-    ("Lan truyền thông tin tỉnh sắp thu hồi toàn bộ đất ven biển",
-     "Bài đăng trên mạng xã hội nói tỉnh sẽ thu hồi đất của hàng nghìn hộ dân mà chưa có nguồn nào "
-     "xác nhận.",
-     ["dat_dai_khieu_kien"], "tieu_cuc", "nhay_cam", "chua_kiem_chung", True),
-    ("Mạng xã hội đồn có dịch bệnh lạ khiến nhiều người tử vong",
-     "Một tài khoản Facebook đăng tin chưa được cơ quan y tế nào xác nhận, gây hoang mang dư luận.",
-     ["xa_hoi"], "tieu_cuc", "nhay_cam", "chua_kiem_chung", True),
-    ("Tổ chức nước ngoài ra báo cáo xuyên tạc tình hình nhân quyền",
-     "Báo cáo cáo buộc vô căn cứ về tự do tôn giáo, tự do báo chí ở các tỉnh Tây Nam Bộ.",
-     ["dan_chu_nhan_quyen", "ton_giao"], "tieu_cuc", "nhay_cam", "sai_lech", True),
-    ("Chức sắc tôn giáo chúc mừng Đại lễ Phật đản",
-     "Ban Trị sự Giáo hội Phật giáo tỉnh Vĩnh Long tổ chức trang nghiêm Đại lễ Phật đản.",
-     ["ton_giao"], "tich_cuc", "binh_thuong", "khong", True),
-    ("Bắt giữ đối tượng vượt biên trái phép qua cửa khẩu",
-     "Bộ đội Biên phòng phát hiện 6 người xuất cảnh trái phép qua đường mòn biên giới với Campuchia.",
-     ["bien_gioi", "an_ninh_trat_tu"], "trung_lap", "can_chu_y", "khong", True),
-    ("UBND tỉnh họp phiên thường kỳ tháng 6",
-     "Chủ tịch UBND tỉnh yêu cầu các sở ngành đẩy nhanh giải ngân vốn đầu tư công.",
-     ["chi_dao_dieu_hanh"], "trung_lap", "binh_thuong", "khong", True),
-    ("Bổ nhiệm Phó Giám đốc Sở Xây dựng",
-     "Chủ tịch UBND tỉnh trao quyết định bổ nhiệm cán bộ lãnh đạo sở.",
-     ["chi_dao_dieu_hanh"], "trung_lap", "binh_thuong", "khong", True),
-    ("Câu lạc bộ bóng đá Hà Nội thắng trên sân khách",
-     "Trận đấu thuộc vòng 10 V-League diễn ra trên sân Thiên Trường với hơn 10 nghìn khán giả.",
-     [], "trung_lap", "binh_thuong", "khong", False),
-    ("Giá vàng trong nước tiếp tục tăng mạnh",
-     "Giá vàng miếng SJC sáng nay tăng thêm 500 nghìn đồng mỗi lượng tại Hà Nội và TP.HCM.",
-     ["dau_tu_kinh_te"], "trung_lap", "binh_thuong", "khong", False),
-    ("Danh sách 34 tỉnh thành sau sáp nhập",
-     "Từ ngày 1/7/2025, cả nước có 34 đơn vị hành chính cấp tỉnh, trong đó có Vĩnh Long, Cà Mau.",
-     ["chi_dao_dieu_hanh"], "trung_lap", "binh_thuong", "khong", False),
-    ("Ca sĩ nổi tiếng về thăm quê",
-     "Nam ca sĩ quê Cà Mau chia sẻ kỷ niệm tuổi thơ trong chương trình truyền hình tối qua.",
-     [], "trung_lap", "binh_thuong", "khong", False),
-]
+# Blocks of three lines: title; lead; "topics | tone sensitivity misleading relevant(co/khong)".
+_TINY = """
+Triệt phá đường dây ma túy liên tỉnh tại phường Phước Hậu
+    Công an tỉnh Vĩnh Long bắt 7 đối tượng, thu giữ 12 bánh heroin và 3 kg ma túy tổng hợp.
+    an_ninh_trat_tu | tich_cuc binh_thuong khong co
+Bắt nhóm đối tượng lừa đảo qua mạng chiếm đoạt hơn 5 tỷ đồng
+    Công an tỉnh Cà Mau vừa khởi tố 4 bị can giả danh cán bộ ngân hàng để lừa đảo người dân.
+    an_ninh_trat_tu | trung_lap can_chu_y khong co
+Khởi tố nguyên giám đốc sở vì sai phạm trong đấu thầu thiết bị y tế
+    Công an tỉnh Đồng Nai khởi tố nguyên giám đốc Sở Y tế về tội vi phạm quy định về đấu thầu.
+    tham_nhung_tieu_cuc xa_hoi | tieu_cuc can_chu_y khong co
+Cán bộ địa chính xã bị bắt vì nhận hối lộ khi làm sổ đỏ
+    Một cán bộ địa chính ở Khánh Hòa bị bắt quả tang khi nhận 200 triệu đồng của người dân.
+    tham_nhung_tieu_cuc dat_dai_khieu_kien | tieu_cuc can_chu_y khong co
+Tàu cá bị bắt giữ ở vùng biển nước ngoài, ngư dân chưa được thả
+    Hai tàu cá của ngư dân Cà Mau bị lực lượng chức năng nước ngoài bắt giữ vì xâm phạm vùng biển.
+    iuu | tieu_cuc nhay_cam khong co
+Cà Mau quyết tâm gỡ thẻ vàng IUU trước đợt kiểm tra của EC
+    Tỉnh yêu cầu 100% tàu cá lắp thiết bị giám sát hành trình và xử lý nghiêm vi phạm khai thác.
+    iuu chi_dao_dieu_hanh | tich_cuc binh_thuong khong co
+Tàu cá mất kết nối giám sát hành trình nhiều ngày trên biển
+    Chi cục Thủy sản phát hiện 15 tàu cá mất tín hiệu VMS quá 6 giờ, nguy cơ vi phạm khai thác IUU.
+    iuu | tieu_cuc can_chu_y khong co
+Lễ hội Ok Om Bok của đồng bào Khmer thu hút hàng vạn du khách
+    Lễ hội đua ghe ngo năm nay tại Vĩnh Long diễn ra sôi nổi, đậm bản sắc văn hóa dân tộc Khmer.
+    du_lich_van_hoa dan_toc | tich_cuc binh_thuong khong co
+Khánh Hòa đón hơn 1 triệu lượt khách quốc tế trong 6 tháng đầu năm
+    Ngành du lịch tỉnh tăng trưởng mạnh nhờ các đường bay mới và sản phẩm du lịch biển đảo.
+    du_lich_van_hoa dau_tu_kinh_te | tich_cuc binh_thuong khong co
+Di tích lịch sử xuống cấp nghiêm trọng, chưa được trùng tu
+    Nhiều hạng mục của đình làng hơn 200 năm tuổi ở Đồng Nai bị mối mọt, có nguy cơ sụp đổ.
+    du_lich_van_hoa | tieu_cuc binh_thuong khong co
+Đồng Nai thu hút thêm 500 triệu USD vốn FDI vào khu công nghiệp
+    UBND tỉnh trao giấy chứng nhận đầu tư cho 12 dự án của nhà đầu tư Hàn Quốc và Nhật Bản.
+    dau_tu_kinh_te | tich_cuc binh_thuong khong co
+Xuất khẩu tôm của Cà Mau tăng 15% so với cùng kỳ
+    Kim ngạch xuất khẩu thủy sản của tỉnh đạt hơn 600 triệu USD nhờ thị trường Mỹ và EU phục hồi.
+    dau_tu_kinh_te | tich_cuc binh_thuong khong co
+Dự án khu dân cư chậm tiến độ, người dân bức xúc vì chưa được bồi thường
+    Hàng chục hộ dân ở Vĩnh Long tập trung đông người tại trụ sở UBND xã để khiếu nại giá đền bù.
+    dat_dai_khieu_kien | tieu_cuc nhay_cam khong co
+Tỉnh đối thoại với người dân về phương án bồi thường giải phóng mặt bằng
+    Lãnh đạo UBND tỉnh Khánh Hòa trực tiếp đối thoại, giải đáp kiến nghị của các hộ bị thu hồi đất.
+    dat_dai_khieu_kien chi_dao_dieu_hanh | trung_lap can_chu_y khong co
+Bão số 5 gây thiệt hại nặng cho các xã ven biển
+    Hơn 300 ngôi nhà bị tốc mái, nhiều tàu thuyền bị chìm tại Khánh Hòa; 2 người mất tích.
+    tai_nan_thien_tai | tieu_cuc can_chu_y khong co
+Xâm nhập mặn lấn sâu, hàng nghìn hộ dân thiếu nước ngọt
+    Độ mặn trên các sông chính ở Vĩnh Long vượt 4 phần nghìn, ảnh hưởng lớn đến sản xuất lúa.
+    tai_nan_thien_tai | tieu_cuc can_chu_y khong co
+Cháy lớn tại xưởng gỗ trong khu công nghiệp, không có thương vong
+    Lực lượng phòng cháy chữa cháy Đồng Nai mất 3 giờ mới khống chế được đám cháy.
+    tai_nan_thien_tai | trung_lap binh_thuong khong co
+Cá chết hàng loạt trên sông nghi do nhà máy xả thải
+    Người dân phát hiện nước sông đổi màu, bốc mùi hôi; cơ quan chức năng đã lấy mẫu kiểm tra.
+    moi_truong | tieu_cuc can_chu_y khong co
+Doanh nghiệp bị phạt 800 triệu đồng vì xả nước thải vượt chuẩn
+    Thanh tra Sở Tài nguyên và Môi trường Cà Mau xử phạt công ty chế biến thủy sản gây ô nhiễm.
+    moi_truong | trung_lap binh_thuong khong co
+Tỉnh trao 500 căn nhà đại đoàn kết cho hộ nghèo
+    Vĩnh Long hoàn thành xóa nhà tạm, nhà dột nát cho hộ nghèo, hộ chính sách trước thời hạn.
+    xa_hoi | tich_cuc binh_thuong khong co
+Bệnh viện tỉnh thiếu thuốc, bệnh nhân phải tự mua bên ngoài
+    Nhiều người bệnh phản ánh phải ra nhà thuốc tư nhân mua thuốc dù có thẻ bảo hiểm y tế.
+    xa_hoi | tieu_cuc can_chu_y khong co
+Đoàn công tác tỉnh Khánh Hòa làm việc với đối tác Lào về hợp tác
+    Hai bên ký biên bản ghi nhớ hợp tác giáo dục, y tế và thương mại giai đoạn 2025–2030.
+    doi_ngoai | tich_cuc binh_thuong khong co
+Đại sứ Nhật Bản thăm và làm việc tại Đồng Nai
+    Chủ tịch UBND tỉnh tiếp Đại sứ, mong muốn các doanh nghiệp Nhật Bản mở rộng đầu tư.
+    doi_ngoai dau_tu_kinh_te | tich_cuc binh_thuong khong co
+Bản đồ có hình đường lưỡi bò xuất hiện trong ứng dụng du lịch
+    Người dùng phát hiện ứng dụng đặt phòng hiển thị bản đồ có đường chín đoạn phi pháp.
+    chu_quyen_bien_dao | tieu_cuc nhay_cam sai_lech co
+Tin đồn Trường Sa bị cắt khỏi bản đồ hành chính mới là sai sự thật
+    Bộ Nội vụ khẳng định các huyện đảo Trường Sa, Hoàng Sa vẫn thuộc Việt Nam sau sáp nhập tỉnh.
+    chu_quyen_bien_dao | trung_lap nhay_cam sai_lech co
+Lan truyền thông tin tỉnh sắp thu hồi toàn bộ đất ven biển
+    Bài đăng trên mạng xã hội nói tỉnh sẽ thu hồi đất của hàng nghìn hộ, chưa nguồn nào xác nhận.
+    dat_dai_khieu_kien | tieu_cuc nhay_cam chua_kiem_chung co
+Mạng xã hội đồn có dịch bệnh lạ khiến nhiều người tử vong
+    Một tài khoản Facebook đăng tin chưa được cơ quan y tế nào xác nhận, gây hoang mang dư luận.
+    xa_hoi | tieu_cuc nhay_cam chua_kiem_chung co
+Tổ chức nước ngoài ra báo cáo xuyên tạc tình hình nhân quyền
+    Báo cáo cáo buộc vô căn cứ về tự do tôn giáo, tự do báo chí ở các tỉnh Tây Nam Bộ.
+    dan_chu_nhan_quyen ton_giao | tieu_cuc nhay_cam sai_lech co
+Chức sắc tôn giáo chúc mừng Đại lễ Phật đản
+    Ban Trị sự Giáo hội Phật giáo tỉnh Vĩnh Long tổ chức trang nghiêm Đại lễ Phật đản.
+    ton_giao | tich_cuc binh_thuong khong co
+Bắt giữ đối tượng vượt biên trái phép qua cửa khẩu
+    Bộ đội Biên phòng phát hiện 6 người xuất cảnh trái phép qua đường mòn biên giới với Campuchia.
+    bien_gioi an_ninh_trat_tu | trung_lap can_chu_y khong co
+UBND tỉnh họp phiên thường kỳ tháng 6
+    Chủ tịch UBND tỉnh yêu cầu các sở ngành đẩy nhanh giải ngân vốn đầu tư công.
+    chi_dao_dieu_hanh | trung_lap binh_thuong khong co
+Bổ nhiệm Phó Giám đốc Sở Xây dựng
+    Chủ tịch UBND tỉnh trao quyết định bổ nhiệm cán bộ lãnh đạo sở.
+    chi_dao_dieu_hanh | trung_lap binh_thuong khong co
+Câu lạc bộ bóng đá Hà Nội thắng trên sân khách
+    Trận đấu thuộc vòng 10 V-League diễn ra trên sân Thiên Trường với hơn 10 nghìn khán giả.
+    - | trung_lap binh_thuong khong khong
+Giá vàng trong nước tiếp tục tăng mạnh
+    Giá vàng miếng SJC sáng nay tăng thêm 500 nghìn đồng mỗi lượng tại Hà Nội và TP.HCM.
+    dau_tu_kinh_te | trung_lap binh_thuong khong khong
+Danh sách 34 tỉnh thành sau sáp nhập
+    Từ ngày 1/7/2025, cả nước có 34 đơn vị hành chính cấp tỉnh, trong đó có Vĩnh Long, Cà Mau.
+    chi_dao_dieu_hanh | trung_lap binh_thuong khong khong
+Ca sĩ nổi tiếng về thăm quê
+    Nam ca sĩ quê Cà Mau chia sẻ kỷ niệm tuổi thơ trong chương trình truyền hình tối qua.
+    - | trung_lap binh_thuong khong khong
+"""
 
 
-def _rows(items, prefix: str) -> list[dict]:
+def _rows(block: str, prefix: str) -> list[dict]:
+    lines = [ln.strip() for ln in block.strip().splitlines()]
     out = []
-    for i, (title, lead, topics, tone, sens, mis, rel) in enumerate(items):
+    for i in range(0, len(lines), 3):
+        title, lead, labels = lines[i : i + 3]
+        topics, rest = labels.split("|")
+        tone, sens, mis, rel = rest.split()
         out.append(
             {
-                "id": f"{prefix}{i:02d}",
+                "id": f"{prefix}{i // 3:02d}",
                 "title": title,
                 "lead": lead,
                 "kind": "press_local",
                 "language": "vi",
                 "province": "vinh_long",
-                "relevant": rel,
-                "topics": topics,
+                "relevant": rel == "co",
+                "topics": [t for t in topics.split() if t != "-"],
                 "tone": tone,
                 "sensitivity": sens,
                 "misleading": mis,
@@ -246,7 +248,9 @@ def test_load_rows_names_file_and_line(tmp_path):
     bad = dict(ROWS[1], topics=["khong_co"])
     del bad["misleading"]
     p.write_text(json.dumps(bad, ensure_ascii=False) + "\n", "utf-8")
-    with pytest.raises(RowError, match=r":1: .*'topics' is \['khong_co'\].*'misleading' is missing"):
+    with pytest.raises(
+        RowError, match=r":1: .*'topics' is \['khong_co'\].*'misleading' is missing"
+    ):
         load_rows(p)
     p.write_text(good + "\n" + good + "\n", "utf-8")
     with pytest.raises(RowError, match=r":2: id 'tiny00' already on line 1"):
