@@ -142,7 +142,8 @@ def _f(x: float) -> str:
 
 def format_report(report: Mapping[str, Any]) -> str:
     """The report as Markdown: a summary, per-label tables and confusion matrices."""
-    paths = list(report["paths"])
+    paths = [p for p in ("combined", "tfidf") if p in report["paths"]]
+    paths += [p for p in report["paths"] if p not in paths]
     main = paths[0]
     split = f" (split `{report['split']}`)" if "split" in report else ""
     lines = [
@@ -176,7 +177,8 @@ def format_report(report: Mapping[str, Any]) -> str:
             + "".join(f" F1 `{p}` |" for p in paths[1:]),
             "|---|---|---:|---:|---:|---:|" + "---:|" * len(paths[1:]),
         ]
-        for code, v in t["labels"].items():
+        for code in [c for c in LABELS[task] if c in t["labels"]]:
+            v = t["labels"][code]
             others = "".join(
                 f" {_f(report['paths'][p][task]['labels'][code]['f1'])} |" for p in paths[1:]
             )

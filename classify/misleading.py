@@ -20,15 +20,17 @@ import numpy as np
 
 from classify.text import match_key
 
-SUGGEST = 0.86
-CONFIRM = 0.89
+# Claim-matching scores from classify.stories.best_matches (0..1: shingle overlap, or the
+# encoder's cosine rescaled and weighed by shared names and numbers).
+SUGGEST = 0.3  # shown to officers as a possible match; the claim stays unverified
+CONFIRM = 0.45  # decides: the claim is contradicted by the official statement
 WINDOW = dt.timedelta(days=3)
 MODEL_CLAIM = 0.5  # heads' probability that an item is a claim needing checks
 
-_TOKEN = re.compile(r"\w+")
-_STOP = frozenset(
-    "và của là có cho các những được trong với đã này một người không thông tin tỉnh xã huyện "
-    "the of and to in a is on for that".split()
+# Reporting on a distorted map (seizing it, warning about it) is not spreading it.
+_REPORTING = re.compile(
+    r"tạm giữ|thu giữ|tịch thu|phát hiện|xử lý|xử phạt|phi pháp|vi phạm|sai chủ quyền|cấm|"
+    r"in hình|có in|bày bán|báo cho|seiz|confiscat|illegal|banned|on sale|were sold|inspectors"
 )
 
 
@@ -53,27 +55,27 @@ class Verdict:
     evidence: dict
 
 
-def _keywords(doc: ClaimDoc) -> set[str]:
-    words = _TOKEN.findall(match_key(f"{doc.title} {doc.text[:400]}"))
-    pairs = {
-        f"{a} {b}"
-        for a, b in zip(words, words[1:], strict=False)
-        if a not in _STOP and b not in _STOP
-    }
-    numbers = {w for w in words if w.isdigit() and len(w) >= 2}
-    return pairs | numbers
+def _story_doc(doc: ClaimDoc):
+    from classify.stories import StoryDoc
+
+    return StoryDoc(
+        item_id=doc.id,
+        source=doc.source,
+        kind=doc.kind,
+        title=doc.title,
+        text=doc.text,
+        published=doc.published,
+        vector=doc.vector,
+        story_id=doc.story_id,
+    )
 
 
-def claim_similarity(a: ClaimDoc, b: ClaimDoc) -> tuple[float, list[str]]:
-    """Cosine of the two items' vectors (or keyword overlap without vectors), and the shared
-    keywords that make the match explainable."""
-    shared = sorted(_keywords(a) & _keywords(b))
-    if a.vector is not None and b.vector is not None:
-        sim = float(np.dot(a.vector, b.vector))
-    else:
-        ka, kb = _keywords(a), _keywords(b)
-        sim = len(ka & kb) / max(1, min(len(ka), len(kb)))
-    return sim, shared[:8]
+def _spreads_distortion(doc: ClaimDoc) -> bool:
+    return (
+        "chu_quyen_sai_lech" in doc.lexicon
+        and doc.kind in ("social", "press_foreign")
+        and not _REPORTING.search(match_key(f"{doc.title} {doc.text}"))
+    )
 
 
 def _is_claim(doc: ClaimDoc) -> bool:
@@ -102,12 +104,16 @@ def judge(
     suggest: float = SUGGEST,
     confirm: float = CONFIRM,
     window: dt.timedelta = WINDOW,
+    common: tuple[str, ...] = (),
 ) -> dict[int, Verdict]:
     """A verdict for every doc (khong for most)."""
+    from classify.stories import best_matches
+
     denials = [d for d in docs if _official(d)]
+    denial_docs = {d.id: _story_doc(d) for d in denials}
     out: dict[int, Verdict] = {}
     for doc in docs:
-        if "chu_quyen_sai_lech" in doc.lexicon and doc.kind in ("social", "press_foreign"):
+        if _spreads_distortion(doc):
             out[doc.id] = Verdict(
                 "sai_lech",
                 1.0,
@@ -122,24 +128,28 @@ def judge(
             out[doc.id] = Verdict("khong", 0.0, {})
             continue
         model = round(doc.model.get("chua_kiem_chung", 0.0) + doc.model.get("sai_lech", 0.0), 3)
-        best, best_sim, best_shared = None, 0.0, []
-        for d in denials:
-            if abs(d.published - doc.published) > window or d.id == doc.id:
-                continue
-            sim, shared = claim_similarity(doc, d)
-            if doc.story_id is not None and d.story_id == doc.story_id:
-                sim = max(sim, confirm)  # grouped with the denial as one story
-            if sim > best_sim and (shared or sim >= confirm):
-                best, best_sim, best_shared = d, sim, shared
-        if best is not None and best_sim >= confirm:
+        near = [
+            denial_docs[d.id]
+            for d in denials
+            if d.id != doc.id and abs(d.published - doc.published) <= window
+        ]
+        best, best_score, shared = None, 0.0, []
+        for m in best_matches(_story_doc(doc), near, k=3, common=common):
+            score = m.score
+            if doc.story_id is not None and m.doc.story_id == doc.story_id:
+                score = max(score, confirm)  # grouped with the statement as one story
+            if score > best_score:
+                best = next(d for d in denials if d.id == m.doc.item_id)
+                best_score, shared = score, list(m.shared)
+        if best is not None and best_score >= confirm:
             out[doc.id] = Verdict(
                 "sai_lech",
-                round(best_sim, 3),
+                round(best_score, 3),
                 {
                     "claim": doc.title,
                     "statement": _ref(best),
-                    "similarity": round(best_sim, 3),
-                    "shared": best_shared,
+                    "similarity": round(best_score, 3),
+                    "shared": shared,
                     "model_score": model,
                     "why": "khớp với thông tin bác bỏ/cải chính chính thức",
                 },
@@ -169,11 +179,11 @@ def judge(
             "model_score": model,
             "why": f"chưa có nguồn báo chí hoặc chính thống nào xác nhận trong {window.days} ngày",
         }
-        if best is not None and best_sim >= suggest:
+        if best is not None and best_score >= suggest:
             evidence["possible_statement"] = {
                 **_ref(best),
-                "similarity": round(best_sim, 3),
-                "shared": best_shared,
+                "similarity": round(best_score, 3),
+                "shared": shared,
             }
         out[doc.id] = Verdict("chua_kiem_chung", max(model, 0.5), evidence)
     return out

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from classify.misleading import ClaimDoc, judge
@@ -179,7 +179,7 @@ class Classifier:
             row.misleading_evidence = {"model": _rounded(pred.misleading_scores)}
 
     def _stories(self, session: Session, items: list[Item], now, result) -> None:
-        from classify.stories import StoryDoc, assign_stories
+        from classify.stories import StoryDoc, assign_stories, merge_spread
 
         if not items:
             return
@@ -199,9 +199,9 @@ class Classifier:
         vec_of = dict(
             session.execute(
                 select(ItemVector.item_id, ItemVector.vector).where(ItemVector.item_id.in_(new_ids))
-            )
+            ).all()
         )
-        names = dict(session.execute(select(Source.id, Source.name)))
+        names = dict(session.execute(select(Source.id, Source.name)).all())
 
         def doc(it: Item, story_id=None, blob=None) -> StoryDoc:
             return StoryDoc(
@@ -217,30 +217,48 @@ class Classifier:
 
         new_docs = [doc(it, None, vec_of.get(it.id)) for it in items]
         old_docs = [doc(it, sid, blob) for it, sid, blob, _ in recent if it.id not in new_ids]
-        for group in assign_stories(new_docs, old_docs):
+        province = self.profile.province
+        common = (province.name, *province.former, *province.aliases)
+        for group in assign_stories(new_docs, old_docs, common=common):
             story = session.get(Story, group.story_id) if group.story_id else None
             if story is None:
                 story = Story(
-                    title=group.title, first_seen=group.first_seen, last_seen=group.last_seen
+                    title=group.title,
+                    first_seen=group.first_seen,
+                    last_seen=group.last_seen,
+                    outlets=[],
+                    spread=[],
                 )
                 session.add(story)
                 result.stories_new += 1
-            story.first_seen, story.last_seen = group.first_seen, group.last_seen
-            story.outlets = list(group.outlets)
-            story.spread = [[s, t.isoformat()] for s, t in group.spread]
-            story.title = group.title
+            # A story keeps what earlier runs saw of it: spread is merged, never replaced.
+            stored = [(src, dt.datetime.fromisoformat(at)) for src, at in story.spread or []]
+            for old_id in group.merged_from or []:
+                old = session.get(Story, old_id)
+                if old is not None:
+                    stored += [(src, dt.datetime.fromisoformat(at)) for src, at in old.spread]
+            spread = merge_spread(stored, group.spread)
+            story.spread = [[src, when.isoformat()] for src, when in spread]
+            story.outlets = [src for src, _ in spread]
+            story.first_seen = min(story.first_seen, group.first_seen)
+            story.last_seen = max(story.last_seen, group.last_seen)
+            if story.first_seen == group.first_seen:
+                story.title = group.title
             session.flush()
-            members = list(group.item_ids)
-            story.item_count = len(members)
+            moved = [*group.item_ids]
             for cls in session.scalars(
-                select(Classification).where(Classification.item_id.in_(members))
+                select(Classification).where(
+                    or_(
+                        Classification.item_id.in_(moved),
+                        Classification.story_id.in_(group.merged_from or [-1]),
+                    )
+                )
             ):
                 cls.story_id = story.id
-            for old in getattr(group, "merged_from", []) or []:
-                for cls in session.scalars(
-                    select(Classification).where(Classification.story_id == old)
-                ):
-                    cls.story_id = story.id
+            session.flush()
+            story.item_count = session.scalar(
+                select(func.count()).where(Classification.story_id == story.id)
+            )
 
     def _judge(self, session: Session, now, result) -> None:
         """Misleading and sensitivity for every relevant item in the window."""
@@ -272,7 +290,8 @@ class Classifier:
                     source=source,
                 )
             )
-        verdicts = judge(docs)
+        province = self.profile.province
+        verdicts = judge(docs, common=(province.name, *province.former, *province.aliases))
         thresholds = getattr(self.heads, "thresholds", {}) or {}
         levels: dict[str, int] = {}
         for item, cls, _blob, _source, outlets in rows:

@@ -12,8 +12,13 @@ Each place mention found by the gazetteer gets a weight:
   strongly); a name that is also a common word ("Hòa Bình") 0.3; a name resolved only by the rest
   of the text ("huyện Châu Thành" in an article about Trà Vinh) half; an ambiguous name nothing;
 * where: title ×3, lead (first paragraph, at most ~2 sentences) ×2, body ×1;
-* passing mentions: a list of three or more provinces ×0.15, a sports club or venue ×0.1, a home
-  town or address in a biography ×0.15, a dateline ×0.3;
+* passing mentions: a list of three or more provinces ×0.15 (two, in an item about all 34 or 63
+  provinces or in an open list: "An Giang took Kien Giang, etc."), a sports club or venue ×0.1
+  (in an item whose title names the club, every bare mention of it), a home town or address in a
+  biography ×0.15, a dateline ×0.3, a place passed through on the way elsewhere ("via Vinh Long",
+  "đi ngang qua Vĩnh Long") ×0.15, a hashtag at the end of a post ×0.3;
+* a hashtag inside a sentence (``in #VinhLong``) reads as the name it spells; a bare old district
+  name after "ở/tại/in/at" (``vỡ đê ở Cầu Ngang``) reads as the place, with no need for support;
 * repeats of the same unit decay (×0.6 each), distinct units add up.
 
 The province's total ``T`` gives ``1 - 2^(-T/1.5)`` (0.5 at ``T = 1.5``: one mention in the
@@ -44,12 +49,21 @@ _LEVEL_WEIGHT = {
     "commune": 1.3,
     "commune_old": 1.3,
 }
-_PASSING_WEIGHT = {"danh_sach": 0.15, "the_thao": 0.1, "tieu_su": 0.15, "dateline": 0.3}
+_PASSING_WEIGHT = {
+    "danh_sach": 0.15,
+    "the_thao": 0.1,
+    "tieu_su": 0.15,
+    "dateline": 0.3,
+    "di_qua": 0.15,
+    "the_tag": 0.3,
+}
 _PASSING_VI = {
     "danh_sach": "nằm trong danh sách nhiều tỉnh",
     "the_thao": "là tên đội bóng hoặc sân thi đấu",
     "tieu_su": "là quê quán, nơi sinh hoặc nơi ở của một người",
     "dateline": "chỉ là địa danh ghi ở đầu bài",
+    "di_qua": "chỉ là nơi đi ngang qua trên đường đến nơi khác",
+    "the_tag": "chỉ là thẻ (hashtag) gắn cuối bài",
 }
 _REPEAT_DECAY = 0.6
 _HALF_AT = 1.5
@@ -64,7 +78,7 @@ class Mention:
     part: str  # title | lead | body
     match: PlaceMatch
     weight: float  # level × part × passing factors (before repeats decay)
-    passing: str | None = None  # danh_sach | the_thao | tieu_su | dateline
+    passing: str | None = None  # danh_sach | the_thao | tieu_su | dateline | di_qua | the_tag
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,8 +133,9 @@ _BIO_TRIGGER = re.compile(
 _SPORT_STRONG = re.compile(
     r"\b(?:clb|câu lạc bộ|đội bóng|đội tuyển|fc|v-league|v\.league|vleague|hạng nhất|hạng nhì"
     r"|sân vận động|svđ|trên sân|sân nhà|tỷ số|tỉ số|ghi bàn|bàn thắng|hlv|huấn luyện viên"
-    r"|tiền đạo|thủ môn|hậu vệ|tiền vệ|vòng đấu|lượt trận|giải bóng|bóng đá|futsal"
-    r"|football|soccer|stadium|league|striker|goalkeeper)\b"
+    r"|tiền đạo|thủ môn|hậu vệ|tiền vệ|vòng đấu|lượt trận|giải bóng|bóng đá|futsal|sân khách"
+    r"|mùa giải|derby|football|soccer|stadium|league|striker|goalkeeper|fixtures?"
+    r"|away (?:game|match)|home (?:game|match))\b"
 )
 _SPORT_WEAK = re.compile(
     r"\b(?:trận|thắng|thua|hòa|gặp|tiếp đón|làm khách|vòng \d+|hiệp|đội|giải|club|match|beat)\b"
@@ -130,6 +145,42 @@ _MANY_PROVINCES_RE = re.compile(
     r"\b(?:\d+|các|nhiều|những)\s+(?:tỉnh|địa phương)(?:,?\s*(?:thành phố|thành))?\b"
     r"|\b(?:tỉnh|tỉnh thành),\s*thành phố\b|\bprovinces\b"
 )
+# an item about the whole country's provinces: "34 tỉnh, thành phố", "Vietnam's 34 new provinces"
+_NATIONAL_RE = re.compile(
+    r"\b(?:34|63|ba mươi tư|sáu mươi ba)\s+(?:[^\W\d_]+\s+){0,2}?"
+    r"(?:tỉnh|provinces|provincial|đơn vị hành chính cấp tỉnh)"
+)
+# an open-ended enumeration: "An Giang took Kien Giang, etc."
+_OPEN_LIST_RE = re.compile(r"\b(?:etc|v\.\s?v|vv|vân vân|and so on|and more|and others)\b")
+
+# a place passed through on the way elsewhere: "via Vinh Long", "đi ngang qua Vĩnh Long",
+# "trên đường đi Cần Thơ qua Vĩnh Long", "từ Sài Gòn về Cần Thơ qua Vĩnh Long"; not "đoạn qua",
+# nor a road or line that "đi qua" the province (that is the province's own news)
+_TRANSIT_BEFORE = re.compile(
+    r"(?:\b(?:via|by way of|en route (?:through|via|past)|transit(?:ing)?(?: through| via| in)?"
+    r"|passing(?: through| by)?|pass(?:es|ed)? (?:through|by)"
+    r"|(?:driv|rid|cycl|travell?|walk|go|head)(?:e|es|ing|ed|s)? (?:through|past))"
+    r"|\bngang qua|\bquá cảnh(?: qua| tại| ở)?"
+    r"|\btrên đường (?:đi|về|xuống|lên|ra|vào|tới|đến|sang)\s[^.;!?]{0,40}?\s(?:ghé |đi |chạy )?qua"
+    r"|\btừ\s[^.;!?]{1,40}?\s(?:đi|về|xuống|lên|ra|vào|tới|đến|sang)\s[^.;!?]{1,40}?\s"
+    r"(?:đi |chạy )?qua)"
+    r"\s*$"
+)
+_TRANSIT_AFTER = re.compile(
+    r"\s*(?:on (?:the|my|our|their|his|her) way|en route|along the way"
+    r"|trên đường (?:đi|về|xuống|lên|ra|tới|đến|sang))\b"
+)
+# something happens there (a storm, an accident) or it is about a road or line built there
+_TRANSIT_EVENT = re.compile(
+    r"\b(?:bão|áp thấp|lũ|triều cường|mưa|giông|lốc|sạt lở|tai nạn|va chạm|lật|cháy|chết|tử vong"
+    r"|bị thương|bắt giữ|dự án|thi công|xây dựng|khởi công|cao tốc|đường sắt|đường dây|tuyến đường"
+    r"|storms?|typhoon|cyclone|flood\w*|rain\w*|accidents?|crash\w*|collid\w*|killed|injured"
+    r"|arrested|projects?|construction|expressway|railway|power line)\b"
+)
+_CHAIN_SEP = re.compile(r"\s*(?:,|\(|\)|và|hoặc|and|or|then|rồi)?\s*(?:\(|\))?\s*")
+_LOCATIVE_RE = re.compile(r"\b(?:ở|tại|in|at)\s*$")
+# "#VinhLong", "#TraVinh": a hashtag spelling a place in CamelCase
+_HASHTAG_RE = re.compile(r"(?<![\w#])#(\w+)")
 _DATELINE_HEAD = re.compile(r"\s*(?:\([^()\n]{2,40}\)\s*[-–—:]?\s*)?")
 _DATELINE_TAIL = re.compile(
     r"(?:\s*,\s*(?:vietnam|việt nam))?"

@@ -233,6 +233,9 @@ def fine_tune_encoder(
 
     if device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("fine_tune=True needs a CUDA GPU (torch.cuda.is_available() is False)")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
     torch.manual_seed(seed)
     tok = AutoTokenizer.from_pretrained(encoder.path, local_files_only=True)
     model = AutoModel.from_pretrained(encoder.path, local_files_only=True).to(device)
@@ -409,6 +412,7 @@ def train(
         "encoder_version": enc_version,
         "encoder_max_length": getattr(encoder, "max_length", None) if encoder else None,
         "fine_tuned": bool(fine_tune),
+        "encoder_dir": "encoder" if fine_tune else None,  # the fine-tuned encoder, in out_dir
         "sizes": sizes,
         "params": prm,
         "text": 'NFC(title + "\\n" + lead)',
@@ -502,7 +506,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = evaluate(res.heads, test_rows, res.encoder)
         report["split"] = "test"
         (args.out / "report.json").write_text(
-            json.dumps(report, ensure_ascii=False, indent=1, sort_keys=True) + "\n",
+            json.dumps(report, ensure_ascii=False, indent=1) + "\n",
             encoding="utf-8",
         )
         md = format_report(report)

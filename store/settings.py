@@ -6,8 +6,9 @@ They are read once by the CLI and passed down; nothing below the CLI reads globa
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +36,31 @@ class CrawlSettings(BaseSettings):
     max_items_per_source: int = Field(500, ge=1)
 
 
+class SmtpSettings(BaseSettings):
+    """The mail server that sends the digest and the alerts (DIEMTIN_SMTP_*).
+
+    `port` 0 means the usual port for `security`: 587 (starttls), 465 (ssl), 25 (none). The
+    password comes from `password`, else from `secrets_file` (one line, e.g.
+    /etc/diemtin/smtp-password, readable only by the service's user). Certificates are checked
+    against the system's store; SSL_CERT_FILE points at another (an office's own CA).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="DIEMTIN_SMTP_", extra="ignore")
+
+    host: str = "localhost"
+    port: int = Field(0, ge=0, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    user: str | None = None
+    password: SecretStr | None = None
+    from_addr: str = "diemtin@localhost"
+    timeout: float = Field(30.0, gt=0)
+    secrets_file: Path | None = None
+    # Transient failures (connection refused/reset, 4xx): tries after the first, waiting
+    # retry_backoff, 2×, 4×… seconds; whatever is still undelivered waits for the next run.
+    retries: int = Field(3, ge=0)
+    retry_backoff: float = Field(2.0, ge=0)
+
+
 class Settings(BaseSettings):
     """Top-level settings. `database_url` wins over `data_dir` for the database."""
 
@@ -52,6 +78,7 @@ class Settings(BaseSettings):
     heads_dir: Path | None = None
     threads: int | None = None
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
 
     @property
     def db_url(self) -> str:

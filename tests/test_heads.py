@@ -390,6 +390,15 @@ def test_extra_rows_weigh_in(tfidf_heads: Heads):
         train(TRAIN, DEV, None, out_dir=None, extra_rows=[{"id": "r", "title": "x", "tone": "?"}])
 
 
+def test_without_dev_rows_defaults_apply():
+    res = train(TRAIN, [], FakeEncoder(), out_dir=None, today=DAY)
+    h = res.heads
+    assert set(h.weights.values()) == {0.5}
+    assert set(h.thresholds.values()) == {0.5} and set(h.tfidf_thresholds.values()) == {0.5}
+    assert res.dev_report == {}
+    assert h.predict(PROBES[:1], FakeEncoder().embed(PROBES[:1]))[0].path == "combined"
+
+
 def test_fine_tune_needs_cuda():
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():

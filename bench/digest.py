@@ -1,0 +1,583 @@
+"""Digest speed: time and peak memory to build and render one day of 10,000 items in 2,000
+stories, against the time to merely read those rows from the store, in the same run.
+
+A SQLite store is synthesised first: forty outlets of every channel, real Vietnamese news (the
+VNTC sample in ../shared/data, else generated sentences) as titles and texts, stories of skewed
+sizes (a few carried by dozens of outlets, most by one to four), every item classified (topics,
+tone, sensitivity, misleading, in proportions like a real province's day) and 1% with an
+officer's decision. Then a fresh process (so synthesis memory does not count) times:
+
+* read   — one SELECT of the window's items joined with source, classification and story, every
+           row fetched and its title and text touched (the floor any digest build pays);
+* build  — `digest.build.build_digest` (select, rank, summarise, chart, render HTML, text and
+           DOCX, archive), first run (imports, template compilation) and warm runs;
+* render — `digest.render.render_html` on the built data alone;
+
+and reports peak memory: the Python heap (tracemalloc) of each, and the process's peak RSS.
+
+    python bench/digest.py [--items 10000] [--stories 2000] [--repeat 3] [--cprofile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import hashlib
+import html
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+VNTC = ROOT.parent / "shared" / "data" / "corpus" / "vntc_sample.jsonl"
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+DAY = dt.date(2026, 11, 20)
+PROFILE_NAME = "bench_vinh_long"
+
+OUTLETS = {
+    "press_local": [
+        ("baovinhlong", "Báo Vĩnh Long", 2.0),
+        ("thvl", "Đài Phát thanh và Truyền hình Vĩnh Long", 2.0),
+        ("baotravinh", "Báo Trà Vinh (cũ)", 1.5),
+        ("baobentre", "Báo Bến Tre (cũ)", 1.5),
+        ("congan-vinhlong", "Công an tỉnh Vĩnh Long", 1.2),
+        ("vinhlong-gov", "Cổng thông tin điện tử tỉnh Vĩnh Long", 1.5),
+        ("mtx-vinhlong", "Mặt trận Tổ quốc tỉnh Vĩnh Long", 1.0),
+        ("thanhnien-vinhlong", "Tỉnh đoàn Vĩnh Long", 1.0),
+    ],
+    "press_central": [
+        ("nhandan", "Báo Nhân Dân", 2.0),
+        ("vtv", "VTV", 2.0),
+        ("vnexpress", "VnExpress", 1.5),
+        ("tuoitre", "Báo Tuổi Trẻ", 1.5),
+        ("thanhnien", "Báo Thanh Niên", 1.5),
+        ("dantri", "Báo Dân trí", 1.2),
+        ("vietnamnet", "VietNamNet", 1.2),
+        ("laodong", "Báo Lao Động", 1.0),
+        ("nld", "Báo Người Lao Động", 1.0),
+        ("sggp", "Báo Sài Gòn Giải Phóng", 1.0),
+        ("vov", "Đài Tiếng nói Việt Nam", 1.5),
+        ("baochinhphu", "Báo Điện tử Chính phủ", 2.0),
+        ("tienphong", "Báo Tiền Phong", 1.0),
+        ("plo", "Báo Pháp Luật TP.HCM", 1.0),
+    ],
+    "press_foreign": [
+        ("rfa", "RFA Tiếng Việt", 1.5),
+        ("bbc-vn", "BBC News Tiếng Việt", 1.5),
+        ("voa-vn", "VOA Tiếng Việt", 1.5),
+        ("reuters", "Reuters", 1.2),
+        ("vnexpress-intl", "VnExpress International", 1.0),
+        ("nikkei", "Nikkei Asia", 1.0),
+    ],
+    "social": [
+        ("fb-vinhlong24h", "Nhóm Facebook “Vĩnh Long 24h”", 0.8),
+        ("fb-travinh-quetoi", "Nhóm Facebook “Trà Vinh quê tôi”", 0.8),
+        ("fb-bentre-online", "Trang Facebook “Bến Tre Online”", 0.8),
+        ("tiktok-mientay", "TikTok @tintucmientay", 0.6),
+        ("youtube-mekong", "YouTube “Mekong TV”", 0.6),
+        ("zalo-vinhlong", "Zalo OA “Vĩnh Long Today”", 0.6),
+        ("reddit-vietnam", "r/VietNam", 0.5),
+        ("forum-otofun", "Diễn đàn Otofun", 0.5),
+        ("mastodon-vn", "Mastodon (mạng xã hội)", 0.5),
+        ("telegram-tinmientay", "Telegram “Tin miền Tây”", 0.5),
+        ("fb-dongthap-vinhlong", "Nhóm Facebook “Cộng đồng Vĩnh Long”", 0.5),
+        ("fb-review-vinhlong", "Nhóm Facebook “Review Vĩnh Long”", 0.5),
+    ],
+}
+TOPICS = [
+    "chu_quyen_bien_dao",
+    "bien_gioi",
+    "ton_giao",
+    "dan_toc",
+    "dan_chu_nhan_quyen",
+    "iuu",
+    "doi_ngoai",
+    "dau_tu_kinh_te",
+    "du_lich_van_hoa",
+    "an_ninh_trat_tu",
+    "tham_nhung_tieu_cuc",
+    "dat_dai_khieu_kien",
+    "tai_nan_thien_tai",
+    "moi_truong",
+    "xa_hoi",
+    "chi_dao_dieu_hanh",
+]
+# Common topics weigh more, as in a real province's day.
+TOPIC_WEIGHTS = [1, 1, 2, 2, 1, 2, 3, 10, 8, 6, 3, 4, 5, 3, 10, 12]
+PLACES = ["Vĩnh Long", "Trà Vinh", "Bến Tre", "Long Hồ", "Mang Thít", "Cầu Ngang", "Ba Tri"]
+HANDLING = [
+    "Theo dõi thêm",
+    "Cung cấp thông tin chính thống cho báo chí",
+    "Đề nghị cơ quan báo chí cải chính",
+    "Giao Sở Nông nghiệp và Môi trường kiểm tra, xác minh, phản hồi báo chí",
+    "Chuyển cơ quan chức năng xử lý",
+    "Phát huy, chia sẻ thông tin tích cực",
+]
+
+_WORDS = (
+    "tỉnh Vĩnh Long triển khai kế hoạch phát triển kinh tế xã hội nông thôn mới chuyển đổi số "
+    "người dân doanh nghiệp đầu tư hạ tầng giao thông cầu đường bờ sông sạt lở hạn mặn lúa gạo "
+    "trái cây xuất khẩu du lịch sinh thái lễ hội văn hóa Khmer chùa trường học bệnh viện an sinh "
+    "hỗ trợ hộ nghèo cán bộ lãnh đạo Ủy ban nhân dân chỉ đạo kiểm tra xử lý vi phạm"
+).split()
+
+
+def corpus(n: int, rng: random.Random) -> list[tuple[str, str]]:
+    """`n` (title, text) pairs: VNTC articles when present, else generated sentences."""
+    out: list[tuple[str, str]] = []
+    if VNTC.exists():
+        with VNTC.open(encoding="utf-8") as fh:
+            for line in fh:
+                text = html.unescape(json.loads(line)["text"]).replace("\r\n", "\n").strip()
+                words = text.split()
+                if len(words) < 60:
+                    continue
+                k = rng.randint(8, 15)
+                title = " ".join(words[:k]).rstrip(".,:;-–")
+                body = " ".join(words[k:])
+                out.append((title, body))
+    if not out:
+        for _ in range(n):
+            title = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(8, 14))).capitalize()
+            sents = [
+                " ".join(rng.choice(_WORDS) for _ in range(rng.randint(12, 30))).capitalize() + "."
+                for _ in range(rng.randint(8, 25))
+            ]
+            out.append((title, " ".join(sents)))
+    rng.shuffle(out)
+    return [out[i % len(out)] for i in range(n)]
+
+
+def story_sizes(n_items: int, n_stories: int, rng: random.Random, cap: int = 60) -> list[int]:
+    """Skewed sizes summing to n_items: Zipf-like (many stories of one or two items, a few
+    carried and updated by most outlets), each at least one item and at most `cap`."""
+    if not n_stories <= n_items <= n_stories * cap:
+        raise ValueError("need stories ≤ items ≤ stories × cap")
+    weights = [1 / (i + 1) for i in range(n_stories)]
+
+    def sized(scale: float) -> list[int]:
+        return [min(cap, 1 + int(w * scale)) for w in weights]
+
+    lo, hi = 0.0, float(n_items * n_stories)
+    for _ in range(100):  # the largest scale whose sizes do not overshoot
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if sum(sized(mid)) <= n_items else (lo, mid)
+    sizes = sized(lo)
+    i = 0
+    while sum(sizes) < n_items:  # the rounding left over, to the biggest stories under the cap
+        if sizes[i % n_stories] < cap:
+            sizes[i % n_stories] += 1
+        i += 1
+    rng.shuffle(sizes)
+    return sizes
+
+
+def profile_yaml() -> str:
+    lines = [
+        "province: {code: vinh_long, name: Vĩnh Long, english: Vinh Long,",
+        "           former: [Trà Vinh, Bến Tre]}",
+        'agency: "Sở Văn hóa, Thể thao và Du lịch tỉnh Vĩnh Long"',
+        "timezone: Asia/Ho_Chi_Minh",
+        "sources:",
+    ]
+    for kind, outlets in OUTLETS.items():
+        for name, title, weight in outlets:
+            lines.append(
+                f'  - {{name: {name}, title: "{title}", kind: {kind}, type: feed, '
+                f'weight: {weight}, urls: ["https://{name}.example/rss"]}}'
+            )
+    return "\n".join(lines) + "\n"
+
+
+def synthesise(db_url: str, profile_path: Path, n_items: int, n_stories: int, seed: int = 7):
+    """Fill the store with one digest day (DAY's 07:00 → 07:00 window) of classified items in
+    stories. Returns (items, stories) written."""
+    from sqlalchemy import insert
+
+    from classify.text import match_key
+    from store.db import open_store
+    from store.models import Classification, Decision, Item, Story
+    from store.profile import load_profile
+    from store.queries import sync_sources
+
+    rng = random.Random(seed)
+    prof, problems = load_profile(profile_path)
+    assert not problems, problems
+    factory = open_store(db_url)
+    end = dt.datetime.combine(DAY, dt.time(7, 0), tzinfo=TZ)
+    start = end - dt.timedelta(days=1)
+    docs = corpus(n_stories, rng)
+    sizes = story_sizes(n_items, n_stories, rng)
+    item_rows, cls_rows, story_rows, dec_rows = [], [], [], []
+    with factory() as session:
+        sources = sync_sources(session, profile_path.stem, prof.sources)
+        session.commit()
+        by_kind: dict[str, list] = {}
+        for s in sources.values():
+            by_kind.setdefault(s.kind, []).append(s)
+        item_id = 0
+        for sid, (size, (title, text)) in enumerate(zip(sizes, docs, strict=True), 1):
+            # The story's channel mix, labels and timeline.
+            home = rng.choices(list(OUTLETS), weights=[40, 35, 8, 17])[0]
+            k = rng.choices([1, 2, 3], weights=[70, 25, 5])[0]
+            topics = set(rng.choices(TOPICS, weights=TOPIC_WEIGHTS, k=k))
+            tone = rng.choices(["tich_cuc", "trung_lap", "tieu_cuc"], weights=[30, 55, 15])[0]
+            level = rng.choices(["binh_thuong", "can_chu_y", "nhay_cam"], weights=[85, 11, 4])[0]
+            mis = rng.choices(["khong", "chua_kiem_chung", "sai_lech"], weights=[95, 4, 1])[0]
+            first = start + dt.timedelta(seconds=rng.uniform(0, 20 * 3600))
+            probs = {t: round(rng.uniform(0.0, 0.08), 4) for t in TOPICS}
+            probs.update({t: round(rng.uniform(0.6, 0.99), 4) for t in topics})
+            places = rng.sample(PLACES, k=rng.randint(1, 2))
+            outlets, spread, times = [], [], []
+            story_title = title
+            for j in range(size):
+                kind = home if j == 0 or rng.random() < 0.6 else rng.choice(list(OUTLETS))
+                src = rng.choice(by_kind[kind])
+                when = min(
+                    first + dt.timedelta(minutes=rng.expovariate(1 / 90) * j**0.5),
+                    end - dt.timedelta(seconds=1),
+                )
+                item_id += 1
+                variant = (
+                    title
+                    if j == 0 or rng.random() < 0.5
+                    else rng.choice(
+                        [f"{places[0]}: {title}", f"{title} ({src.title})", f"Tin nhanh: {title}"]
+                    )
+                )
+                body = text if j == 0 else f"({src.title}) - {text}"
+                item_rows.append(
+                    {
+                        "id": item_id,
+                        "url": f"https://{src.name}.example/tin/{sid}-{item_id}.html",
+                        "source_id": src.id,
+                        "kind": src.kind,
+                        "language": "vi",
+                        "title": variant,
+                        "text": body,
+                        "summary": None,
+                        "author": None,
+                        "published_at": when,
+                        "fetched_at": when + dt.timedelta(minutes=rng.randint(2, 40)),
+                        "content_hash": hashlib.sha256(f"{item_id}{body}".encode()).hexdigest(),
+                        "title_key": hashlib.sha1(match_key(variant).encode()).hexdigest()[:16],
+                        "extra": {},
+                    }
+                )
+                cls_rows.append(
+                    {
+                        "item_id": item_id,
+                        "relevant": True,
+                        "relevance": round(rng.uniform(0.5, 1.0), 3),
+                        "places": places,
+                        "relevance_reasons": [f"nhắc đến {places[0]}"],
+                        "story_id": sid,
+                        "topics": probs,
+                        "tone": tone,
+                        "tone_scores": {tone: 0.8},
+                        "sensitivity": level,
+                        "sensitivity_reasons": []
+                        if level == "binh_thuong"
+                        else ["chủ đề nhạy cảm"],
+                        "misleading": mis,
+                        "misleading_score": 0.9 if mis != "khong" else 0.05,
+                        "misleading_evidence": {},
+                        "rules_fired": [],
+                        "model_version": "bench",
+                    }
+                )
+                if rng.random() < 0.01:
+                    dec_rows.append(
+                        {
+                            "item_id": item_id,
+                            "user": "cb.bench",
+                            "at": when + dt.timedelta(hours=1),
+                            "action": "confirm",
+                            "handling": rng.choice(HANDLING),
+                            "status": rng.choice(["moi", "dang_xu_ly", "da_xu_ly"]),
+                        }
+                    )
+                if src.name not in outlets:
+                    outlets.append(src.name)
+                    spread.append([src.name, when.isoformat()])
+                times.append(when)
+            story_rows.append(
+                {
+                    "id": sid,
+                    "title": story_title,
+                    "first_seen": min(times),
+                    "last_seen": max(times),
+                    "item_count": size,
+                    "outlets": outlets,
+                    "spread": spread,
+                }
+            )
+        for model, rows in (
+            (Story, story_rows),
+            (Item, item_rows),
+            (Classification, cls_rows),
+            (Decision, dec_rows),
+        ):
+            for i in range(0, len(rows), 2000):
+                session.execute(insert(model), rows[i : i + 2000])
+        session.commit()
+    factory.kw["bind"].dispose()
+    return len(item_rows), len(story_rows)
+
+
+# ─────────────────────────────── measuring ───────────────────────────────
+
+
+def _window():
+    end = dt.datetime.combine(DAY, dt.time(7, 0), tzinfo=TZ)
+    return end - dt.timedelta(days=1), end
+
+
+def read_rows(factory) -> int:
+    """The floor: every row a digest of the day needs, as ORM objects (item, source,
+    classification, story), fetched, title and text touched."""
+    from sqlalchemy import select
+
+    from store.models import Classification, Item, Source, Story
+
+    start, end = _window()
+    with factory() as session:
+        rows = session.execute(
+            select(Item, Source, Classification, Story)
+            .join(Source, Source.id == Item.source_id)
+            .outerjoin(Classification, Classification.item_id == Item.id)
+            .outerjoin(Story, Story.id == Classification.story_id)
+            .where(Item.published_at >= start, Item.published_at < end)
+        ).all()
+        chars = sum(len(it.title) + len(it.text) for it, *_ in rows)
+    assert chars > 0
+    return len(rows)
+
+
+def read_tuples(factory) -> int:
+    """The same rows as plain tuples (SQLAlchemy Core, only the columns a digest shows)."""
+    from sqlalchemy import select
+
+    from store.models import Classification, Item, Source, Story
+
+    start, end = _window()
+    with factory() as session:
+        rows = session.execute(
+            select(
+                Item.id,
+                Item.url,
+                Item.kind,
+                Item.title,
+                Item.text,
+                Item.published_at,
+                Source.title,
+                Source.weight,
+                Classification.story_id,
+                Classification.topics,
+                Classification.tone,
+                Classification.sensitivity,
+                Classification.misleading,
+                Classification.places,
+                Story.title,
+                Story.outlets,
+            )
+            .join(Source, Source.id == Item.source_id)
+            .outerjoin(Classification, Classification.item_id == Item.id)
+            .outerjoin(Story, Story.id == Classification.story_id)
+            .where(Item.published_at >= start, Item.published_at < end)
+        ).all()
+        chars = sum(len(r[3]) + len(r[4]) for r in rows)
+    assert chars > 0
+    return len(rows)
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _timed(fn, repeat: int) -> tuple[list[float], object]:
+    times, out = [], None
+    for _ in range(repeat):
+        gc.collect()
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return times, out
+
+
+def _heap_peak(fn) -> float:
+    gc.collect()
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def measure(db_url: str, profile_path: Path, data_dir: Path, repeat: int, cprofile: bool) -> dict:
+    """Runs in a fresh process: read, then build, then render alone; times and memory."""
+    from store.db import open_store
+    from store.profile import load_profile
+    from store.settings import Settings
+
+    t0 = time.perf_counter()
+    from digest.build import build_digest
+    from digest.render import render_html
+
+    import_s = time.perf_counter() - t0
+    prof, _ = load_profile(profile_path)
+    settings = Settings(data_dir=data_dir, database_url=db_url, config_dir=profile_path.parent)
+    factory = open_store(db_url)
+    now = dt.datetime.combine(DAY, dt.time(7, 5), tzinfo=TZ)
+    rss0 = _rss_mb()
+
+    read_rows(factory)  # warm SQLite's page cache for both
+    read_s, n_rows = _timed(lambda: read_rows(factory), repeat)
+    core_s, _ = _timed(lambda: read_tuples(factory), repeat)
+    rss_read = _rss_mb()
+
+    def build():
+        return build_digest(factory, prof, profile_path.stem, DAY, settings, now=now)
+
+    t0 = time.perf_counter()
+    result = build()
+    first_s = time.perf_counter() - t0
+    rss_build = _rss_mb()
+    build_s, result = _timed(build, repeat)
+    data = result.data
+    render_s, page = _timed(lambda: render_html(data), repeat)
+
+    out = {
+        "rows": n_rows,
+        "entries": sum(len(s.entries) for s in data.sections),
+        "sections": {s.code: len(s.entries) for s in data.sections},
+        "html_kb": len(page.encode()) / 1024,
+        "files": {
+            k: (Path(v).stat().st_size / 1024 if v and Path(v).exists() else None)
+            for k, v in (result.files or {}).items()
+        },
+        "import_s": import_s,
+        "read_s": read_s,
+        "core_s": core_s,
+        "first_build_s": first_s,
+        "build_s": build_s,
+        "render_s": render_s,
+        "rss_start_mb": rss0,
+        "rss_after_read_mb": rss_read,
+        "rss_after_build_mb": rss_build,
+        "heap_read_mb": _heap_peak(lambda: read_rows(factory)),
+        "heap_build_mb": _heap_peak(build),
+        "heap_render_mb": _heap_peak(lambda: render_html(data)),
+    }
+    if cprofile:
+        import cProfile
+        import io
+        import pstats
+
+        prof_ = cProfile.Profile()
+        prof_.runcall(build)
+        buf = io.StringIO()
+        pstats.Stats(prof_, stream=buf).sort_stats("cumulative").print_stats(25)
+        out["cprofile"] = buf.getvalue()
+    factory.kw["bind"].dispose()
+    return out
+
+
+def report(m: dict, synth_s: float, n_items: int, n_stories: int) -> None:
+    med = statistics.median
+    read, build, render = med(m["read_s"]), med(m["build_s"]), med(m["render_s"])
+    print(
+        f"Store: {n_items} items in {n_stories} stories (synthesised in {synth_s:.1f} s); "
+        f"the window holds {m['rows']} rows."
+    )
+    print(f"Digest: {m['entries']} entries; sections {m['sections']}; HTML {m['html_kb']:.0f} KiB")
+    print(
+        "Files: "
+        + ", ".join(
+            f"{k} {v:.0f} KiB" if v is not None else f"{k} —" for k, v in m["files"].items()
+        )
+    )
+    print()
+    print(f"{'':26}{'median s':>10}{'runs':>24}")
+    print(f"{'read rows, ORM (floor)':26}{read:>10.3f}{_runs(m['read_s']):>24}")
+    core = med(m["core_s"])
+    print(f"{'read rows, Core tuples':26}{core:>10.3f}{_runs(m['core_s']):>24}")
+    print(f"{'build_digest, warm':26}{build:>10.3f}{_runs(m['build_s']):>24}")
+    print(
+        f"{'build_digest, first run':26}{m['first_build_s']:>10.3f}"
+        f"{'(+ imports ' + format(m['import_s'], '.2f') + ' s)':>24}"
+    )
+    print(f"{'render_html alone':26}{render:>10.3f}{_runs(m['render_s']):>24}")
+    print()
+    print(
+        f"Ratio build / read: {build / read:.1f}×   (render_html alone / read: "
+        f"{render / read:.1f}×)"
+    )
+    print(
+        f"Peak Python heap (tracemalloc): read {m['heap_read_mb']:.0f} MiB, build "
+        f"{m['heap_build_mb']:.0f} MiB, render_html {m['heap_render_mb']:.0f} MiB"
+    )
+    print(
+        f"Peak RSS: at start {m['rss_start_mb']:.0f} MiB, after reads "
+        f"{m['rss_after_read_mb']:.0f} MiB, after first build {m['rss_after_build_mb']:.0f} MiB"
+    )
+    if "cprofile" in m:
+        print()
+        print(m["cprofile"])
+
+
+def _runs(xs: list[float]) -> str:
+    return " ".join(f"{x:.3f}" for x in xs)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--items", type=int, default=10_000)
+    ap.add_argument("--stories", type=int, default=2_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--cprofile", action="store_true", help="print the build's top functions")
+    ap.add_argument("--dir", type=Path, help="work here (kept) instead of a temporary directory")
+    ap.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    work = args.dir or Path(tempfile.mkdtemp(prefix="diemtin-bench-digest-"))
+    work.mkdir(parents=True, exist_ok=True)
+    db_url = f"sqlite:///{work / 'bench.db'}"
+    profile_path = work / f"{PROFILE_NAME}.yaml"
+    if args.measure:
+        m = measure(db_url, profile_path, work / "data", args.repeat, args.cprofile)
+        sys.stdout.write(json.dumps(m) + "\n")
+        return
+    (work / "bench.db").unlink(missing_ok=True)
+    profile_path.write_text(profile_yaml(), encoding="utf-8")
+    t0 = time.perf_counter()
+    n_items, n_stories = synthesise(db_url, profile_path, args.items, args.stories)
+    synth_s = time.perf_counter() - t0
+    cmd = [sys.executable, __file__, "--measure", "--dir", str(work), "--repeat", str(args.repeat)]
+    if args.cprofile:
+        cmd.append("--cprofile")
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise SystemExit(done.returncode)
+    report(json.loads(done.stdout.strip().splitlines()[-1]), synth_s, n_items, n_stories)
+    if not args.dir:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,232 @@
+"""What one day's digest says, before it is rendered: plain dataclasses, no store objects.
+
+`digest.select` fills them from the store, `digest.render` turns them into HTML, text and DOCX.
+Codes stay codes here (tone ``tieu_cuc``, topic ``iuu``); the ``*_vi`` properties give the
+Vietnamese labels a reader sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from classify.explain import MISLEADING_VI, TONE_VI, TOPIC_VI
+from classify.sensitivity import LEVEL_VI
+
+CHANNEL_VI = {
+    "press_central": "Báo chí Trung ương",
+    "press_local": "Báo chí địa phương",
+    "press_foreign": "Báo chí nước ngoài",
+    "social": "Mạng xã hội",
+}
+CHANNELS = tuple(CHANNEL_VI)
+TONES = ("tich_cuc", "trung_lap", "tieu_cuc")
+UNLABELLED = "chua_phan_loai"
+UNLABELLED_VI = "Chưa phân loại"
+STATUS_VI = {
+    "moi": "Mới",
+    "dang_xu_ly": "Đang xử lý",
+    "da_xu_ly": "Đã xử lý",
+    "bo_qua": "Bỏ qua",
+}
+ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X")
+
+# Section codes, in the order the digest prints them.
+SECTION_HANDLING = "can_xu_ly"
+SECTION_POSITIVE = "tich_cuc"
+SECTION_TITLES = {
+    SECTION_HANDLING: "Thông tin cần xử lý",
+    "press_central": "Báo chí Trung ương",
+    "press_local": "Báo chí địa phương",
+    "press_foreign": "Báo chí nước ngoài",
+    "social": "Mạng xã hội",
+    SECTION_POSITIVE: "Thông tin tích cực cần lan tỏa",
+}
+EMPTY_TEXT = "Không có tin."
+
+
+@dataclass
+class Link:
+    """One outlet's copy of a story: its name and, when it is http(s), its address."""
+
+    outlet: str
+    url: str | None
+
+
+@dataclass
+class Entry:
+    """One story in the digest (all its copies in the window), with the labels in force."""
+
+    story_id: int | None
+    item_ids: list[int]
+    title: str
+    outlets: list[str]  # outlet titles, first to carry it first
+    outlet_count: int
+    time: datetime  # first publication in the window, in the digest's time zone
+    url: str | None  # the representative copy's address (http/https only, else None)
+    summary: str
+    tone: str | None  # tich_cuc | trung_lap | tieu_cuc; None when unlabelled
+    topics: list[str] = field(default_factory=list)  # codes, most probable first
+    places: list[str] = field(default_factory=list)
+    sensitivity: str | None = None  # binh_thuong | can_chu_y | nhay_cam
+    misleading: str = "khong"  # khong | chua_kiem_chung | sai_lech
+    misleading_note: str = ""  # the evidence, one short line
+    handling: str | None = None  # proposed handling (đề xuất)
+    status: str | None = None  # follow-up status where an officer set one
+    channel: str = "press_local"
+    # Beyond the brief, used for ranking and rendering.
+    links: list[Link] = field(default_factory=list)
+    item_count: int = 1
+    weight: float = 1.0  # the highest source weight among its outlets
+    reasons: list[str] = field(default_factory=list)  # why sensitive (classifier's words)
+    handling_by_officer: bool = False
+    decided_by: str | None = None  # the officer whose decision is in force
+    note: str | None = None  # the officer's note
+    labelled: bool = True
+    dismissed: bool = False
+    ref: str = ""  # "II.3": where the entry is printed (section 6 points back to it)
+
+    @property
+    def needs_handling(self) -> bool:
+        if self.dismissed or self.status == "bo_qua" or not self.labelled:
+            return False
+        return (
+            self.sensitivity in ("nhay_cam", "can_chu_y")
+            or self.tone == "tieu_cuc"
+            or self.misleading in ("chua_kiem_chung", "sai_lech")
+        )
+
+    @property
+    def positive(self) -> bool:
+        return self.tone == "tich_cuc" and not self.needs_handling
+
+    @property
+    def severity(self) -> tuple[int, int, int]:
+        """Larger is more serious: (worst of sensitivity/misleading, their sum, negative)."""
+        sens = {"nhay_cam": 2, "can_chu_y": 1}.get(self.sensitivity or "", 0)
+        mis = {"sai_lech": 2, "chua_kiem_chung": 1}.get(self.misleading, 0)
+        return (max(sens, mis), sens + mis, int(self.tone == "tieu_cuc"))
+
+    @property
+    def tone_vi(self) -> str:
+        return TONE_VI.get(self.tone or "", UNLABELLED_VI)
+
+    @property
+    def topics_vi(self) -> list[str]:
+        return [TOPIC_VI.get(t, t) for t in self.topics]
+
+    @property
+    def sensitivity_vi(self) -> str:
+        return LEVEL_VI.get(self.sensitivity or "", "")
+
+    @property
+    def misleading_vi(self) -> str:
+        return MISLEADING_VI.get(self.misleading, self.misleading)
+
+    @property
+    def status_vi(self) -> str:
+        return STATUS_VI.get(self.status or "", self.status or "")
+
+    @property
+    def channel_vi(self) -> str:
+        return CHANNEL_VI.get(self.channel, self.channel)
+
+
+@dataclass
+class Section:
+    code: str
+    title: str
+    entries: list[Entry] = field(default_factory=list)
+    empty_text: str = EMPTY_TEXT
+    numeral: str = ""  # "I" … "VI"
+
+    @property
+    def heading(self) -> str:
+        return f"{self.numeral}. {self.title}" if self.numeral else self.title
+
+    @property
+    def brief(self) -> bool:
+        """Section 6 lists its stories briefly, pointing back to where they are printed."""
+        return self.code == SECTION_POSITIVE
+
+
+@dataclass
+class Count:
+    """One line of the header's counts: today, the day before, and the 7-day average."""
+
+    code: str
+    label: str
+    today: int
+    previous: int
+    avg7: float
+
+    @property
+    def delta_previous(self) -> int:
+        return self.today - self.previous
+
+    @property
+    def delta_avg7(self) -> float:
+        return round(self.today - self.avg7, 1)
+
+
+@dataclass
+class DayCounts:
+    """Item counts for one digest day (its 07:00 → 07:00 window), for the chart."""
+
+    day: date
+    tone: dict[str, int]
+    channel: dict[str, int]
+    total: int
+
+
+@dataclass
+class DigestData:
+    agency: str
+    province: str
+    number: int
+    day: date
+    window_start: datetime  # in the digest's time zone
+    window_end: datetime
+    counts_tone: list[Count] = field(default_factory=list)
+    counts_channel: list[Count] = field(default_factory=list)
+    total: Count | None = None
+    stories: int = 0
+    notices: list[str] = field(default_factory=list)
+    sections: list[Section] = field(default_factory=list)
+    unlabelled: bool = False
+    unlabelled_count: int = 0  # items in the window without a classification
+    unlabelled_text: str = ""
+    chart_png: bytes | None = None
+    history: list[DayCounts] = field(default_factory=list)  # 7 days, oldest first
+    profile_name: str = ""
+    timezone: str = "Asia/Ho_Chi_Minh"
+    built_at: datetime | None = None
+    # Header of the DOCX (Vietnamese administrative style).
+    agency_lines: list[str] = field(default_factory=list)  # left header, upper case
+    code: str = "ĐT"  # "Số: 12/ĐT-SVHTTDL" → code "ĐT-SVHTTDL"
+    place: str = ""  # "Vĩnh Long, ngày …"
+    signer_title: str = ""
+    signer_name: str = ""
+    recipients_note: list[str] = field(default_factory=list)  # "Nơi nhận"
+    warnings: list[str] = field(default_factory=list)  # for the operator, not the reader
+
+    @property
+    def counts(self) -> dict:
+        """Compact counts for the Digest row (and the periodic report)."""
+        return {
+            "items": self.total.today if self.total else 0,
+            "stories": self.stories,
+            "tone": {c.code: c.today for c in self.counts_tone},
+            "channel": {c.code: c.today for c in self.counts_channel},
+            "sections": {s.code: len(s.entries) for s in self.sections},
+            "unlabelled": self.unlabelled_count,
+            "notices": len(self.notices),
+        }
+
+    def section(self, code: str) -> Section:
+        return next(s for s in self.sections if s.code == code)
+
+    @property
+    def entries(self) -> list[Entry]:
+        """Every printed entry once (section 6 repeats none)."""
+        return [e for s in self.sections if not s.brief for e in s.entries]

@@ -1,0 +1,133 @@
+"""Extractive summaries in 2–3 whole sentences: the lead, then the most central sentences.
+
+A sentence is central when it shares many words with the rest of the text (and with the title):
+the mean cosine similarity of its syllable unigrams and bigrams, weighted by how rare each is in
+the document. Sentences come back in the order they were written and are never cut: when the
+budget is tight, a sentence is left out whole.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+from classify.text import match_key, nfc, sentences
+
+MAX_CHARS = 420  # a comfortable two or three sentences on a phone
+HARD_CHARS = 700  # the lead and one more sentence may go up to this
+MIN_WORDS = 5  # shorter fragments (captions, "Ảnh: …") are not summary sentences
+
+# Function syllables that say nothing about what a sentence is about (match-key form).
+_STOP = frozenset(
+    """và của là các những có được cho với trong này đã đang sẽ một không để từ tại theo khi về
+    đến thì cũng ra lại như năm ngày tháng bị do vì nên mà nhưng hay hoặc rằng nơi đây đó ông bà
+    anh chị em người việc nhiều rất còn vào lên trên dưới sau trước gì nào ai thế vậy
+    the a an of to in and is are was were on for by with from at as that this it be has have
+    had not or but its their they he she we you""".split()
+)
+_DATELINE = re.compile(r"^\s*\((?:[^()]{1,40})\)\s*[-–—:]\s*")
+_UPPER_DATELINE = re.compile(r"^\s*([^\W\d_][^\W\d_ .,]*(?:\s+[^\W\d_]+){0,4})\s*[-–—]\s+")
+_BOILER = re.compile(
+    r"^(?:\(?\s*theo\b|ảnh\s*:|video\s*:|nguồn\s*:|xem (?:thêm|chi tiết)|👉|>>|clip\s*:)",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"\w+")
+
+
+def clean_lead(text: str) -> str:
+    """The text without a leading dateline: "(TNVN) - ", "VĨNH LONG - "."""
+    text = _DATELINE.sub("", text, count=1)
+    m = _UPPER_DATELINE.match(text)
+    if m and m.group(1).isupper() and len(m.group(1)) >= 3:
+        text = text[m.end() :]
+    return text
+
+
+def _tokens(sentence: str) -> list[str]:
+    words = [w for w in _WORD.findall(match_key(sentence)) if not w.isdigit()]
+    uni = [w for w in words if w not in _STOP and len(w) > 1]
+    bi = [
+        f"{a}_{b}"
+        for a, b in zip(words, words[1:], strict=False)
+        if not (a in _STOP and b in _STOP)
+    ]
+    return uni + bi
+
+
+def _cosine(a: Counter, b: Counter, idf: dict[str, float]) -> float:
+    if not a or not b:
+        return 0.0
+    dot = sum(a[t] * b[t] * idf[t] ** 2 for t in a.keys() & b.keys())
+    if not dot:
+        return 0.0
+    na = math.sqrt(sum((v * idf[t]) ** 2 for t, v in a.items()))
+    nb = math.sqrt(sum((v * idf[t]) ** 2 for t, v in b.items()))
+    return dot / (na * nb)
+
+
+def _usable(sentence: str, title_key: str) -> bool:
+    if _BOILER.match(sentence):
+        return False
+    if match_key(sentence).rstrip(" .!?…") == title_key:
+        return False
+    return len(_WORD.findall(sentence)) >= MIN_WORDS
+
+
+def candidate_sentences(title: str, text: str) -> list[str]:
+    """The text's sentences fit for a summary, in order (dateline off the first)."""
+    title_key = match_key(title or "").rstrip(" .!?…")
+    out: list[str] = []
+    for i, s in enumerate(sentences(text or "")):
+        if i == 0:
+            s = clean_lead(s).strip()
+        if s and _usable(s, title_key) and s not in out:
+            out.append(s)
+    return out
+
+
+def summarize(
+    title: str,
+    text: str,
+    *,
+    max_sentences: int = 3,
+    max_chars: int = MAX_CHARS,
+    fallback: str | None = None,
+) -> str:
+    """2–3 whole sentences of ``text``: the lead plus the most central others, in text order.
+
+    ``fallback`` (e.g. the item's own sapo) is used when the text gives no usable sentence.
+    """
+    sents = candidate_sentences(title, text)
+    if not sents and fallback:
+        sents = candidate_sentences(title, fallback)
+    if not sents:
+        # A very short post: keep it whole if it is short, else nothing (never cut).
+        rest = nfc(" ".join((text or fallback or "").split()))
+        return rest if 0 < len(rest) <= max_chars and match_key(rest) != match_key(title) else ""
+    if len(sents) == 1:
+        return sents[0]
+    toks = [Counter(_tokens(s)) for s in sents]
+    title_toks = Counter(_tokens(title or ""))
+    df: Counter = Counter()
+    for t in toks:
+        df.update(t.keys())
+    n = len(sents)
+    idf = {t: math.log(1 + n / c) for t, c in df.items()}
+    for t in title_toks:
+        idf.setdefault(t, math.log(1 + n))
+    scores = []
+    for i, t in enumerate(toks):
+        others = [_cosine(t, u, idf) for j, u in enumerate(toks) if j != i]
+        central = sum(others) / len(others)
+        scores.append(central + 0.5 * _cosine(t, title_toks, idf) - 0.01 * i)
+    chosen = [0]  # the lead
+    length = len(sents[0])
+    for i in sorted(range(1, n), key=lambda k: -scores[k]):
+        if len(chosen) >= max_sentences:
+            break
+        extra = len(sents[i]) + 1
+        if length + extra <= max_chars or (len(chosen) == 1 and length + extra <= HARD_CHARS):
+            chosen.append(i)
+            length += extra
+    return " ".join(sents[i] for i in sorted(chosen))
