@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from classify.gazetteer import Gazetteer, PlaceMatch
 from classify.text import match_key
@@ -66,6 +66,7 @@ _PASSING_VI = {
     "the_tag": "chỉ là thẻ (hashtag) gắn cuối bài",
 }
 _REPEAT_DECAY = 0.6
+_LOCATIVE_NOTE = "đứng sau “ở/tại”: đọc là địa danh"
 _HALF_AT = 1.5
 _LOCAL = ("district_old", "commune", "commune_old")
 _TOP = ("province", "province_old")
@@ -221,6 +222,9 @@ class _Doc:
     text: str
     matches: list[PlaceMatch]
     starts: list[int]
+    national: bool = False  # the item is about all the provinces (its title says 34 or 63)
+    clubs: frozenset[str] = frozenset()  # units the title names as a sports club
+    sport: bool = False  # the title is about a match, a club or a league
 
     def sentence(self, pos: int) -> tuple[int, int]:
         i = bisect_right(self.starts, pos) - 1
@@ -240,20 +244,91 @@ def _is_list(doc: _Doc, m: PlaceMatch) -> bool:
     }
     if len(provs) >= 3:
         return True
-    return len(provs) >= 2 and bool(_MANY_PROVINCES_RE.search(match_key(doc.text[s:e])))
+    if len(provs) < 2:
+        return False
+    # two provinces: a list where the sentence or the item says so ("các tỉnh", "34 provinces",
+    # "…, etc.")
+    sent = match_key(doc.text[s:e])
+    return doc.national or any(
+        r.search(sent) for r in (_MANY_PROVINCES_RE, _NATIONAL_RE, _OPEN_LIST_RE)
+    )
+
+
+def _sport_cues(sent_text: str) -> tuple[int, int, bool]:
+    sent = match_key(sent_text)
+    strong = len(set(_SPORT_STRONG.findall(sent)))
+    weak = len(set(_SPORT_WEAK.findall(sent)))
+    return strong, weak, bool(_SCORE_RE.search(sent_text))
 
 
 def _is_sport(doc: _Doc, m: PlaceMatch) -> bool:
     if m.qualifier and m.qualifier not in ("tp", "tp.", "city"):
         return False  # "tỉnh Vĩnh Long tổ chức giải bóng đá": the province's own news
+    if m.code is not None and m.code in doc.clubs:
+        return True  # the title names it as a club ("Bàn chuyện đội bóng Vĩnh Long")
     s, e = doc.sentence(m.start)
-    sent = match_key(doc.text[s:e])
-    strong = len(set(_SPORT_STRONG.findall(sent)))
-    weak = len(set(_SPORT_WEAK.findall(sent)))
-    score = bool(_SCORE_RE.search(doc.text[s:e]))
+    strong, weak, score = _sport_cues(doc.text[s:e])
     before = match_key(doc.text[max(s, m.start - 25) : m.start])
-    team = bool(re.search(r"\b(?:clb|đội|fc|xskt|câu lạc bộ|club)\s*$", before))
+    after = match_key(doc.text[m.end : m.end + 8])
+    team = bool(
+        re.search(r"\b(?:clb|đội(?: bóng| tuyển)?|fc|xskt|câu lạc bộ|club)\s*$", before)
+        or re.match(r"fc\b", after)
+    )
+    if doc.sport and (strong or score):
+        return True  # in a sports item, one cue is enough
     return team or strong >= 1 and (strong + weak + score) >= 2 or (score and weak >= 1)
+
+
+def _is_transit(doc: _Doc, m: PlaceMatch) -> bool:
+    """A place passed through on the way elsewhere: "via Vinh Long", "đi ngang qua Vĩnh Long"."""
+    s, e = doc.sentence(m.start)
+    if _TRANSIT_EVENT.search(match_key(doc.text[s:e])):
+        return (
+            False  # "bão đi ngang qua …", "xe khách … qua Vĩnh Long thì bị lật": it happened there
+        )
+    # walk back over a chain of places: "via Vinh Long and Tra Vinh", "qua xã A, tỉnh B"
+    first = m
+    for x in sorted(doc.matches, key=lambda x: -x.start):
+        if x.start < s or x.end > first.start:
+            continue
+        if not _CHAIN_SEP.fullmatch(match_key(doc.text[x.end : first.start])):
+            break
+        first = x
+    if _TRANSIT_BEFORE.search(match_key(doc.text[max(s, first.start - 90) : first.start])):
+        return True
+    return bool(_TRANSIT_AFTER.match(match_key(doc.text[m.end : min(e, m.end + 30)])))
+
+
+def _is_tag(doc: _Doc, m: PlaceMatch) -> bool:
+    """A hashtag at the end of a post, among the tags only ("… đẹp lắm #CaMau #VinhLong")."""
+    if not m.surface.startswith("#"):
+        return False
+    rest = re.sub(r"#\w+", " ", doc.text[m.end :])
+    return not re.search(r"[^\W\d_]", rest)
+
+
+def _hashtags(gz: Gazetteer, text: str, found: list[PlaceMatch]) -> list[PlaceMatch]:
+    """Places spelled as CamelCase hashtags (``#VinhLong``, ``#TraVinh``), read as the name."""
+    out = []
+    for h in _HASHTAG_RE.finditer(text):
+        if any(x.start < h.end() and h.start() < x.end for x in found):
+            continue  # "#Huế": the gazetteer already read it
+        tag = h.group(1)
+        words, cur = [], ""
+        for ch in tag:
+            if ch.isupper() and cur:
+                words.append(cur)
+                cur = ""
+            cur += ch
+        words.append(cur)
+        if len(words) < 2 or not all(w[:1].isupper() for w in words):
+            continue
+        phrase = " ".join(words)
+        ms = gz.find(phrase)
+        if len(ms) == 1 and ms[0].start == 0 and ms[0].end == len(phrase):
+            note = ms[0].note.replace(_q(ms[0].surface), _q(h.group()), 1)
+            out.append(replace(ms[0], surface=h.group(), start=h.start(), end=h.end(), note=note))
+    return out
 
 
 def _is_bio(doc: _Doc, m: PlaceMatch) -> bool:
@@ -302,11 +377,23 @@ def _mentions(doc: _Doc, part_of) -> list[Mention]:
     for m in doc.matches:
         part = part_of(m)
         passing = None
-        if part != "title":
+        if (
+            m.weak
+            and m.level == "district_old"
+            and not m.qualifier
+            and _LOCATIVE_RE.search(match_key(doc.text[max(0, m.start - 12) : m.start]))
+        ):
+            # "vỡ đê ở Cầu Ngang": after "ở/tại" the old district name reads as the place
+            m = replace(m, weak=False, note=f"{m.note}; {_LOCATIVE_NOTE}")
+        if _is_tag(doc, m):
+            passing = "the_tag"
+        elif part != "title":
             if _is_dateline(doc, m):
                 passing = "dateline"
             elif _is_bio(doc, m):
                 passing = "tieu_su"
+        if passing is None and _is_transit(doc, m):
+            passing = "di_qua"
         if passing is None and _is_list(doc, m):
             passing = "danh_sach"
         if passing is None and _is_sport(doc, m):
@@ -328,6 +415,12 @@ def _total(mentions: list[Mention]) -> float:
         ws.sort(reverse=True)
         total += sum(w * _REPEAT_DECAY**i for i, w in enumerate(ws))
     return total
+
+
+def _find(gz: Gazetteer, text: str) -> list[PlaceMatch]:
+    found = gz.find(text)
+    tags = _hashtags(gz, text, found) if "#" in text else []
+    return sorted(found + tags, key=lambda m: m.start) if tags else found
 
 
 def _q(s: str) -> str:
@@ -356,12 +449,17 @@ def relevance(
         raise ValueError(f"unknown current province code: {province_code!r}") from None
     title, text = title or "", text or ""
 
-    tdoc = _Doc(title, gz.find(title), [0])
-    bdoc = _Doc(text, gz.find(text), _sentence_starts(text))
     lead_end = _lead_end(text)
-    mentions = _mentions(tdoc, lambda m: "title") + _mentions(
-        bdoc, lambda m: "lead" if m.start < lead_end else "body"
+    national = bool(_NATIONAL_RE.search(match_key(title or text[:lead_end])))
+    strong, weak, score = _sport_cues(title)
+    tdoc = _Doc(title, _find(gz, title), [0], national=national)
+    title_mentions = _mentions(tdoc, lambda m: "title")
+    clubs = frozenset(
+        x.match.code for x in title_mentions if x.passing == "the_thao" and x.match.code
     )
+    sport = bool(clubs) or strong >= 1 and (strong + weak + score) >= 2
+    bdoc = _Doc(text, _find(gz, text), _sentence_starts(text), national, clubs, sport)
+    mentions = title_mentions + _mentions(bdoc, lambda m: "lead" if m.start < lead_end else "body")
 
     by_prov: dict[str, list[Mention]] = defaultdict(list)
     for x in mentions:
@@ -404,6 +502,8 @@ def relevance(
 
     # why, in Vietnamese
     good = [x for x in mine if x.weight > 0 and not x.passing]
+    if national and any(x.passing == "danh_sach" for x in mine):
+        reasons.append(f"Bài nói về các tỉnh, thành cả nước, không riêng {target.label}")
     if not mine:
         reasons.insert(0, f"Không nêu địa danh nào thuộc {target.label}")
     for x in mine:

@@ -567,3 +567,14 @@ def classify_explain(
         err.print(f"[red]Không tìm thấy tin[/] {item}, hoặc tin chưa được phân loại.")
         raise typer.Exit(1)
     console.print(text, soft_wrap=True, highlight=False)
+
+
+def _register_stages() -> None:
+    """Digest, delivery, scheduling and report commands live beside their stages' CLIs."""
+    from diemtin import digest_cli, report_cli
+
+    digest_cli.register(app)
+    report_cli.register(app)
+
+
+_register_stages()

@@ -100,18 +100,6 @@ def _ledger_table(rows, tz) -> Table:
     return table
 
 
-def _sent_count(session, digest_id: int) -> int:
-    from sqlalchemy import func, select
-
-    from store.models import Delivery
-
-    return session.scalar(
-        select(func.count(Delivery.id)).where(
-            Delivery.digest_id == digest_id, Delivery.status == "sent"
-        )
-    )
-
-
 # ── digest build / send / show ───────────────────────────────────────────────────────────────
 
 
@@ -125,28 +113,18 @@ def build_cmd(
     profile: str | None = typer.Option(None, "--profile", "-p", help="Hồ sơ tỉnh."),
 ) -> None:
     """Lập điểm tin (HTML, văn bản, DOCX, PDF nếu có) và in đường dẫn các tệp."""
-    from digest.deliver import find_digest
+    from digest.build import build_digest
 
     cli = _cli()
     settings, path, prof, day = _setup(ctx, profile, day_text)
-    factory = _factory(settings)
-    with factory() as session:
-        row = find_digest(session, path.stem, day)
-        if row is not None and _sent_count(session, row.id):
-            cli.err.print(
-                f"[yellow]Điểm tin ngày {day:%d/%m/%Y} đã gửi cho "
-                f"{_sent_count(session, row.id)} người nhận: giữ nguyên, không lập lại.[/]"
-            )
-            _print_files(row.files or {}, out)
-            return
-    from digest.build import build_digest
-
-    result = build_digest(factory, prof, path.stem, day, settings)
-    cli.console.print(
-        f"Điểm tin số {result.number} ngày {day:%d/%m/%Y} — {prof.province.name}", highlight=False
+    result = build_digest(_factory(settings), prof, path.stem, day, settings)
+    cli.err.print(
+        f"Điểm tin số {result.number} ngày {day:%d/%m/%Y} — {prof.province.name}"
+        + (" (giữ nguyên, không lập lại)" if getattr(result, "frozen", False) else ""),
+        highlight=False,
     )
-    if getattr(result, "unlabelled", False):
-        cli.err.print("[yellow]Lưu ý: có tin chưa được phân loại (chạy `diemtin classify`).[/]")
+    for w in getattr(result, "warnings", []) or []:
+        cli.err.print(f"[yellow]Lưu ý:[/] {w}", soft_wrap=True, highlight=False)
     _print_files(result.files, out)
 
 
@@ -226,7 +204,7 @@ def show_cmd(
     """In điểm tin (bản văn bản) ra màn hình, cùng sổ gửi thư của nó."""
     from zoneinfo import ZoneInfo
 
-    from digest.deliver import find_digest, ledger
+    from digest.deliver import archived_file, find_digest, ledger
 
     cli = _cli()
     settings, path, prof, day = _setup(ctx, profile, day_text)
@@ -234,7 +212,7 @@ def show_cmd(
     with factory() as session:
         row = find_digest(session, path.stem, day)
         files = dict(row.files or {}) if row else {}
-    text_path = Path(files["text"]) if files.get("text") else None
+    text_path = archived_file(files, "text")
     if text_path is None or not text_path.exists():
         if row is not None and row.status not in ("built", "approved"):
             cli.err.print(f"[red]Tệp điểm tin ngày {day:%d/%m/%Y} không còn trong kho lưu.[/]")
@@ -243,7 +221,7 @@ def show_cmd(
 
         cli.err.print(f"[dim]Chưa có điểm tin ngày {day:%d/%m/%Y}: lập ngay.[/]")
         result = build_digest(factory, prof, path.stem, day, settings)
-        text_path = Path(result.files["text"])
+        text_path = archived_file(result.files, "text")
         with factory() as session:
             row = find_digest(session, path.stem, day)
     sys.stdout.write(text_path.read_text(encoding="utf-8").rstrip("\n") + "\n\n")

@@ -29,6 +29,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -93,22 +94,34 @@ def ledger(session: Session, digest_id: int) -> list[Delivery]:
 
 
 def digest_subject(digest: Digest, profile: Profile) -> str:
-    """The e-mail subject of an archived digest (when the builder's own is not at hand)."""
-    try:  # the builder's wording, where it offers one
-        from digest.build import subject_for  # type: ignore[attr-defined]
-
-        return subject_for(digest, profile)
-    except (ImportError, AttributeError, TypeError):
-        pass
-    return (
-        f"Điểm tin báo chí số {digest.number}/{digest.year} ngày {digest.date:%d/%m/%Y} — "
-        f"{profile.agency}"
+    """The e-mail subject of an archived digest, in the builder's wording (digest.render)."""
+    facts = SimpleNamespace(
+        number=digest.number,
+        day=digest.date,
+        year=digest.year,
+        province=profile.province.name,
+        agency=profile.agency,
     )
+    try:
+        from digest.render import subject
+
+        return subject(facts)
+    except (ImportError, AttributeError, TypeError):
+        return (
+            f"Điểm tin báo chí số {digest.number}/{digest.year} ngày {digest.date:%d/%m/%Y} — "
+            f"{profile.province.name}"
+        )
 
 
-def _file(files: dict, key: str) -> Path | None:
-    path = files.get(key)
-    return Path(path) if path else None
+# The builder's names for the archived files, and the older ones.
+ALIASES = {"text": ("txt", "text"), "chart": ("png", "chart")}
+
+
+def archived_file(files: dict, key: str) -> Path | None:
+    for name in ALIASES.get(key, (key,)):
+        if files.get(name):
+            return Path(files[name])
+    return None
 
 
 _SCRIPT = re.compile(r"<(\s*/?\s*(?:script|iframe|object|embed)\b)", re.IGNORECASE)
@@ -134,7 +147,7 @@ def build_message(
     headers: dict[str, str] | None = None,
 ) -> EmailMessage:
     """The digest e-mail for one recipient, from the archived files."""
-    html_path, text_path = _file(files, "html"), _file(files, "text")
+    html_path, text_path = archived_file(files, "html"), archived_file(files, "text")
     if html_path is None or text_path is None:
         raise DeliveryError("điểm tin thiếu tệp HTML hoặc văn bản")
     msg = EmailMessage(policy=SMTP)
@@ -150,7 +163,7 @@ def build_message(
     msg.add_alternative(
         inert_html(html_path.read_text(encoding="utf-8")), subtype="html", cte="quoted-printable"
     )
-    chart = _file(files, "chart")
+    chart = archived_file(files, "chart")
     chart_bytes = chart.read_bytes() if chart and chart.exists() else None
     if chart_bytes:
         html_part = msg.get_payload()[1]
@@ -158,7 +171,7 @@ def build_message(
             chart_bytes, maintype="image", subtype="png", cid=f"<{CHART_CID}>", disposition="inline"
         )
     for key in ("docx", "pdf"):
-        path = _file(files, key)
+        path = archived_file(files, key)
         if path is None:
             if key == "docx":
                 raise DeliveryError("điểm tin thiếu tệp DOCX")
@@ -183,7 +196,7 @@ def _ensure_digest(
     with factory() as session:
         digest = find_digest(session, profile_name, day)
         missing = digest is not None and any(
-            not (p := _file(digest.files or {}, k)) or not p.exists()
+            not (p := archived_file(digest.files or {}, k)) or not p.exists()
             for k in ("html", "text", "docx")
         )
         if digest is not None and not missing:

@@ -97,6 +97,16 @@ def entry_tags(e: Entry) -> list[tuple[str, str]]:
     return tags
 
 
+def delta_class(c) -> str:
+    """Colour a change only where its direction means something: more negative items (red),
+    more positive ones (green)."""
+    if c.code == "tieu_cuc" and c.delta_previous:
+        return "up" if c.delta_previous > 0 else "down"
+    if c.code == "tich_cuc" and c.delta_previous:
+        return "down" if c.delta_previous > 0 else "up"
+    return ""
+
+
 @lru_cache(maxsize=1)
 def _env() -> Environment:
     env = Environment(
@@ -117,7 +127,9 @@ def _env() -> Environment:
         num=fmt_num,
         outlets_text=outlets_text,
     )
-    env.globals.update(entry_tags=entry_tags, subject=subject, number_text=number_text)
+    env.globals.update(
+        entry_tags=entry_tags, subject=subject, number_text=number_text, delta_class=delta_class
+    )
     return env
 
 

@@ -45,9 +45,12 @@ from .model import (
     Section,
 )
 from .stats import ItemFacts
-from .summary import summarize
+from .summary import strip_leading_symbols, summarize
 
 MAX_TOPICS = 3
+# A topic is shown at or above its head's threshold, and never below this: the thresholds are
+# tuned for recall (some are 0.125), a reader wants only the topics the story is surely about.
+MIN_TOPIC_SHOWN = 0.3
 MAX_PLACES = 3
 MAX_TITLE = 220
 CHUNK = 500
@@ -58,7 +61,6 @@ _MIS = {"sai_lech": 2, "chua_kiem_chung": 1}
 # ── cleaning and safety ──────────────────────────────────────────────────────────────────────
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2060\ufeff]")
-_LEADING_SYMBOLS = re.compile(r"^[\W_]+(?=\w)", re.UNICODE)
 _PIPE = re.compile(r"\s+[|｜]\s+")
 _DASH_SUFFIX = re.compile(r"\s+[-–—]\s+([^-–—]{2,60})$")
 
@@ -85,7 +87,7 @@ def clean_title(title: str | None, outlets: Iterable[str] = ()) -> str:
     m = _DASH_SUFFIX.search(t)
     if m and any(n and (match_key(m.group(1)) in n or n in match_key(m.group(1))) for n in names):
         t = t[: m.start()]
-    t = _LEADING_SYMBOLS.sub("", t).strip()
+    t = strip_leading_symbols(t).strip()
     if len(t) > MAX_TITLE:
         t = t[: MAX_TITLE - 1].rsplit(" ", 1)[0].rstrip(",;:-–—") + "…"
     return t or "(không có tiêu đề)"
@@ -157,7 +159,9 @@ def topics_of(probs: dict | None, fired: list | None, thresholds: dict[str, floa
     """Topic codes at or above their threshold (most probable first), plus lexicon topics."""
     probs = probs or {}
     out = [
-        t for t, p in sorted(probs.items(), key=lambda kv: -kv[1]) if p >= thresholds.get(t, 0.5)
+        t
+        for t, p in sorted(probs.items(), key=lambda kv: -kv[1])
+        if p >= max(thresholds.get(t, 0.5), MIN_TOPIC_SHOWN)
     ]
     for h in fired or ():
         t = h.get("topic") if isinstance(h, dict) else None

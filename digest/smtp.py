@@ -15,6 +15,7 @@ authentication or TLS failures, missing password: recorded and reported with a n
 
 from __future__ import annotations
 
+import base64
 import fcntl
 import hashlib
 import smtplib
@@ -190,7 +191,7 @@ class Mailer:
                     raise SmtpProblem(
                         "thiếu mật khẩu SMTP (DIEMTIN_SMTP_PASSWORD hoặc secrets_file)", True
                     )
-                conn.login(s.user, password)
+                _login(conn, s.user, password)
         except BaseException:
             _close(conn)
             raise
@@ -213,6 +214,27 @@ class Mailer:
             with suppress(smtplib.SMTPException, OSError):
                 self._conn.quit()
             self.reset()
+
+
+def _login(conn: smtplib.SMTP, user: str, password: str) -> None:
+    """smtplib's login, except that non-ASCII credentials go as UTF-8 (RFC 4616 PLAIN, or
+    LOGIN), where smtplib would fail to encode them."""
+    if (user + password).isascii():
+        conn.login(user, password)
+        return
+    conn.ehlo_or_helo_if_needed()
+    methods = (conn.esmtp_features.get("auth") or "").upper().split()
+    if "PLAIN" in methods:
+        blob = b"\0" + user.encode() + b"\0" + password.encode()
+        code, resp = conn.docmd("AUTH", "PLAIN " + base64.b64encode(blob).decode("ascii"))
+    elif "LOGIN" in methods:
+        code, resp = conn.docmd("AUTH", "LOGIN " + base64.b64encode(user.encode()).decode())
+        if code == 334:
+            code, resp = conn.docmd(base64.b64encode(password.encode()).decode("ascii"))
+    else:
+        raise SmtpProblem("máy chủ không nhận mật khẩu có dấu (không có AUTH PLAIN/LOGIN)", True)
+    if code not in (235, 503):
+        raise smtplib.SMTPAuthenticationError(code, resp)
 
 
 def _close(conn: smtplib.SMTP) -> None:

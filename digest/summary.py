@@ -33,6 +33,24 @@ _BOILER = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"\w+")
+# What may open a headline or a sentence; other leading symbols (emoji, bullets, arrows) go.
+_OPENERS = "\"'“‘«‹([{<#@$€£¥%+-–"
+
+
+def strip_leading_symbols(text: str) -> str:
+    """ "⚡️ KHẨN: …" → "KHẨN: …", "📰 Tạm giữ …" → "Tạm giữ …"; quotes, brackets and "<" stay."""
+    i = 0
+    while i < len(text) and not text[i].isalnum() and text[i] not in _OPENERS:
+        i += 1
+    return text[i:] if i < len(text) else text
+
+
+# Markup left in extracted text by a careless page: dropped from summaries (escaped anyway).
+_TAG = re.compile(
+    r"</?(?:a|abbr|b|br|div|em|font|h[1-6]|i|iframe|img|li|object|p|script|small|span|strong|"
+    r"style|sub|sup|svg|table|td|th|tr|u|ul|ol)\b[^<>]{0,500}>",
+    re.IGNORECASE,
+)
 
 
 def clean_lead(text: str) -> str:
@@ -78,9 +96,13 @@ def candidate_sentences(title: str, text: str) -> list[str]:
     """The text's sentences fit for a summary, in order (dateline off the first)."""
     title_key = match_key(title or "").rstrip(" .!?…")
     out: list[str] = []
-    for i, s in enumerate(sentences(text or "")):
+    text = text or ""
+    if _TAG.search(text):
+        text = re.sub(r"[ \t]+([.,;:!?…])", r"\1", _TAG.sub(" ", text))
+    for i, s in enumerate(sentences(text)):
         if i == 0:
             s = clean_lead(s).strip()
+        s = strip_leading_symbols(s).strip()
         if s and _usable(s, title_key) and s not in out:
             out.append(s)
     return out

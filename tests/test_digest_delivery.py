@@ -9,7 +9,9 @@ import asyncio
 import datetime as dt
 import email
 import email.policy
+import functools
 import os
+import re
 import signal
 import socket
 import struct
@@ -148,9 +150,9 @@ def make_digest(factory, tmp_path: Path, *, html: str | None = None, profile="vi
     out.mkdir(exist_ok=True)
     files = {
         "html": out / "diem-tin-2025-07-15.html",
-        "text": out / "diem-tin-2025-07-15.txt",
+        "txt": out / "diem-tin-2025-07-15.txt",
         "docx": out / "diem-tin-2025-07-15.docx",
-        "chart": out / "bieu-do-2025-07-15.png",
+        "png": out / "bieu-do-2025-07-15.png",
     }
     files["html"].write_text(
         html
@@ -161,9 +163,9 @@ def make_digest(factory, tmp_path: Path, *, html: str | None = None, profile="vi
         ),
         encoding="utf-8",
     )
-    files["text"].write_text("ĐIỂM TIN BÁO CHÍ\nLũ ở Vĩnh Long\n", encoding="utf-8")
+    files["txt"].write_text("ĐIỂM TIN BÁO CHÍ\nLũ ở Vĩnh Long\n", encoding="utf-8")
     files["docx"].write_bytes(b"PK\x03\x04 a docx stand-in")
-    files["chart"].write_bytes(tiny_png())
+    files["png"].write_bytes(tiny_png())
     start = dt.datetime(2025, 7, 14, 7, tzinfo=TZ)
     with factory() as session:
         row = Digest(
@@ -383,12 +385,15 @@ def test_html_is_made_inert_even_if_the_builder_let_a_script_through(
 
 
 def _auth_server(handler, **kw):
+    def text(value) -> str:
+        return value.decode() if isinstance(value, bytes) else value
+
     def check(server, session, envelope, mechanism, auth_data):
         ok = isinstance(auth_data, LoginPassword) and (
-            auth_data.login,
-            auth_data.password,
-        ) == (b"diemtin", "mật-khẩu-đúng".encode())
-        return AuthResult(success=ok)
+            text(auth_data.login),
+            text(auth_data.password),
+        ) == ("diemtin", "mật-khẩu-đúng")
+        return AuthResult(success=ok, handled=False)
 
     return Controller(
         handler,
@@ -504,12 +509,14 @@ def test_starttls_and_ssl_check_the_certificate(
 # ── the command line, the real builder, and a kill between the messages ──────────────────────
 
 
+@functools.cache
 def cli_command() -> list[str]:
     """`python -m diemtin` once diemtin/cli.py registers the digest commands; until then the
-    same app with them registered by diemtin.digest_cli."""
-    from diemtin.cli import app
-
-    if getattr(app, "_diemtin_digest_registered", False):
+    same app with them registered by diemtin.digest_cli. (Asked of a fresh interpreter: this
+    one may have registered them itself.)"""
+    probe = "from diemtin.cli import app; print(getattr(app, '_diemtin_digest_registered', 0))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
+    if out.stdout.strip() == "True":
         return [sys.executable, "-m", "diemtin"]
     return [sys.executable, "-m", "diemtin.digest_cli"]
 
@@ -575,7 +582,9 @@ def test_killed_between_messages_then_rerun_sends_exactly_once(smtpd, tmp_path, 
     )
     assert build.returncode == 0, build.stdout + build.stderr
     paths = dict(line.split("\t", 1) for line in build.stdout.splitlines() if "\t" in line)
-    assert {"html", "text", "docx"} <= set(paths) and all(Path(p).exists() for p in paths.values())
+    assert {"html", "txt", "docx", "png"} <= set(paths) and all(
+        Path(p).exists() for p in paths.values()
+    )
 
     send_cmd = [*cmd, "digest", "send", "-p", str(profile_path), "--date", "2025-07-15"]
     smtpd.stall_on = 2  # hold the second message at RCPT until the sender is gone
@@ -616,3 +625,97 @@ def test_killed_between_messages_then_rerun_sends_exactly_once(smtpd, tmp_path, 
         assert {r.status for r in ledger(session, digest.id)} == {"sent"}
         assert session.scalar(select(Delivery.id).where(Delivery.resend > 0)) is None
     factory.kw["bind"].dispose()
+
+
+# ── the real builder: scraped markup arrives inert ───────────────────────────────────────────
+
+SCRIPT_TITLE = 'Sạt lở bờ sông ở Vĩnh Long <script>alert("x")</script> <img src=x onerror=alert(1)>'
+
+
+def store_item(factory, title: str, *, profile="vinh_long", sensitivity="nhay_cam", **cls):
+    """One source, story, item and classification, published inside DAY's window."""
+    import hashlib
+
+    from store.models import Classification, Item, Source, Story
+
+    when = dt.datetime(2025, 7, 14, 20, 15, tzinfo=TZ)
+    with factory() as s:
+        src = s.scalar(select(Source).where(Source.name == "baovinhlong"))
+        if src is None:
+            src = Source(
+                name="baovinhlong",
+                title="Báo Vĩnh Long",
+                profile=profile,
+                kind="press_local",
+                language="vi",
+                fetch_type="feed",
+                urls=["https://baovinhlong.example/rss"],
+            )
+            s.add(src)
+            s.flush()
+        story = Story(
+            title=title,
+            first_seen=when,
+            last_seen=when,
+            outlets=["baovinhlong"],
+            spread=[["baovinhlong", when.isoformat()]],
+        )
+        s.add(story)
+        s.flush()
+        item = Item(
+            url=f"https://baovinhlong.example/{hashlib.sha1(title.encode()).hexdigest()[:8]}.html",
+            source_id=src.id,
+            kind="press_local",
+            language="vi",
+            title=title,
+            text=(
+                "Sáng 14/7, một đoạn bờ sông dài 30 m ở tỉnh Vĩnh Long bị sạt lở. "
+                "Chính quyền đã di dời 5 hộ dân. Nguyên nhân đang được xác định."
+            ),
+            published_at=when,
+            content_hash=hashlib.sha256(title.encode()).hexdigest(),
+            title_key=hashlib.sha1(title.lower().encode()).hexdigest(),
+        )
+        s.add(item)
+        s.flush()
+        s.add(
+            Classification(
+                item_id=item.id,
+                relevant=True,
+                relevance=0.9,
+                places=[{"name": "Tỉnh Vĩnh Long", "level": "province", "named": True}],
+                story_id=story.id,
+                topics={"tai_nan_thien_tai": 0.9},
+                tone="tieu_cuc",
+                sensitivity=sensitivity,
+                sensitivity_reasons=[f"{sensitivity}: thử"] if sensitivity != "binh_thuong" else [],
+                model_version="test",
+                **cls,
+            )
+        )
+        s.commit()
+        return item.id, story.id
+
+
+def test_a_script_in_a_title_arrives_inert_in_the_email(session_factory, tmp_path, smtpd):
+    pytest.importorskip("digest.build")
+    import io
+    import zipfile
+
+    store_item(session_factory, SCRIPT_TITLE)
+    profile, _ = load_profile(write_profile(tmp_path, RECIPIENTS[:1]))
+    result = send_digest(session_factory, settings_for(smtpd.port), profile, "vinh_long", DAY)
+    assert result.built and result.exit_code == 0
+    ((_, msg),) = smtpd.parsed()
+    assert msg["Subject"].startswith("Điểm tin báo chí số 1/2025 ngày 15/07/2025")
+    html = msg.get_body(("html",)).get_content()
+    assert "<script" not in html.lower() and "<img src=x" not in html.lower()
+    assert not re.search(r"<[^>]*\son\w+\s*=", html)  # no tag with an event handler
+    assert "&lt;script&gt;" in html
+    text = msg.get_body(("plain",)).get_content()
+    assert 'Sạt lở bờ sông ở Vĩnh Long <script>alert("x")</script>' in text  # shown, as text
+    assert "&lt;" not in text
+    docx = next(p for p in msg.iter_attachments() if p.get_filename().endswith(".docx"))
+    with zipfile.ZipFile(io.BytesIO(docx.get_content())) as z:
+        body = z.read("word/document.xml").decode("utf-8")
+    assert "<script" not in body and "&lt;script&gt;" in body
