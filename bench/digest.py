@@ -9,9 +9,10 @@ officer's decision. Then a fresh process (so synthesis memory does not count) ti
 
 * read   — one SELECT of the window's items joined with source, classification and story, every
            row fetched and its title and text touched (the floor any digest build pays);
-* build  — `digest.build.build_digest` (select, rank, summarise, chart, render HTML, text and
-           DOCX, archive), first run (imports, template compilation) and warm runs;
-* render — `digest.render.render_html` on the built data alone;
+* build  — `digest.build.build_digest` (select, rank, summarise, count, chart, render HTML, text
+           and DOCX, archive, record), first run (template compilation…) and warm runs; without
+           the PDF, and (when LibreOffice is installed) once with it;
+* phases — `collect`, `render_files`, `render_html` and the PDF conversion alone;
 
 and reports peak memory: the Python heap (tracemalloc) of each, and the process's peak RSS.
 
@@ -426,70 +427,100 @@ def _heap_peak(fn) -> float:
         tracemalloc.stop()
 
 
+class _NoPdf:
+    """Within it, build_digest finds no LibreOffice: the digest without its PDF."""
+
+    def __enter__(self):
+        import digest.build as b
+
+        self._b, self._saved = b, b.find_converter
+        b.find_converter = lambda: None
+
+    def __exit__(self, *exc):
+        self._b.find_converter = self._saved
+
+
 def measure(db_url: str, profile_path: Path, data_dir: Path, repeat: int, cprofile: bool) -> dict:
-    """Runs in a fresh process: read, then build, then render alone; times and memory."""
+    """Runs in a fresh process: read, then build, then its phases alone; times and memory."""
     from store.db import open_store
     from store.profile import load_profile
     from store.settings import Settings
 
     t0 = time.perf_counter()
-    from digest.build import build_digest
+    import digest.build as b
     from digest.render import render_html
 
     import_s = time.perf_counter() - t0
     prof, _ = load_profile(profile_path)
+    name = profile_path.stem
     settings = Settings(data_dir=data_dir, database_url=db_url, config_dir=profile_path.parent)
     factory = open_store(db_url)
     now = dt.datetime.combine(DAY, dt.time(7, 5), tzinfo=TZ)
-    rss0 = _rss_mb()
+    pdf = b.find_converter() is not None
+    out: dict = {"import_s": import_s, "pdf": pdf, "rss_start_mb": _rss_mb()}
 
-    read_rows(factory)  # warm SQLite's page cache for both
-    read_s, n_rows = _timed(lambda: read_rows(factory), repeat)
-    core_s, _ = _timed(lambda: read_tuples(factory), repeat)
-    rss_read = _rss_mb()
+    read_rows(factory)  # warm SQLite's page cache for every contender
+    out["read_s"], out["rows"] = _timed(lambda: read_rows(factory), repeat)
+    out["core_s"], _ = _timed(lambda: read_tuples(factory), repeat)
+    out["rss_after_read_mb"] = _rss_mb()
 
     def build():
-        return build_digest(factory, prof, profile_path.stem, DAY, settings, now=now)
+        return b.build_digest(factory, prof, name, DAY, settings, now=now)
+
+    def build_no_pdf():
+        with _NoPdf():
+            return build()
 
     t0 = time.perf_counter()
-    result = build()
-    first_s = time.perf_counter() - t0
-    rss_build = _rss_mb()
-    build_s, result = _timed(build, repeat)
+    result = build_no_pdf()
+    out["first_build_s"] = time.perf_counter() - t0
+    out["build_s"], result = _timed(build_no_pdf, repeat)
+    out["rss_after_build_mb"] = _rss_mb()
     data = result.data
-    render_s, page = _timed(lambda: render_html(data), repeat)
 
-    out = {
-        "rows": n_rows,
-        "entries": sum(len(s.entries) for s in data.sections),
-        "sections": {s.code: len(s.entries) for s in data.sections},
-        "html_kb": len(page.encode()) / 1024,
-        "files": {
+    # The phases alone.
+    def collect():
+        with factory() as session:
+            return b.collect(session, prof, name, DAY, result.number, settings, now=now)
+
+    out["collect_s"], _ = _timed(collect, repeat)
+    folder = data_dir / "phases"
+
+    def render_files():
+        data.chart_png = None  # drawn again, as a build does
+        with _NoPdf():
+            return b.render_files(data, folder)
+
+    out["files_s"], (files, _w) = _timed(render_files, repeat)
+    out["html_s"], page = _timed(lambda: render_html(data), repeat)
+    if pdf:
+        out["pdf_s"], _ = _timed(lambda: b.convert_pdf(files["docx"], folder / "x.pdf"), 1)
+        out["full_build_s"], full = _timed(build, 1)
+        files = full.files
+        out["soffice_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+    out.update(
+        entries=sum(len(s.entries) for s in data.sections if not s.brief),
+        sections={s.code: len(s.entries) for s in data.sections},
+        stories=data.stories,
+        html_kb=len(page.encode()) / 1024,
+        files={
             k: (Path(v).stat().st_size / 1024 if v and Path(v).exists() else None)
-            for k, v in (result.files or {}).items()
+            for k, v in (files or {}).items()
         },
-        "import_s": import_s,
-        "read_s": read_s,
-        "core_s": core_s,
-        "first_build_s": first_s,
-        "build_s": build_s,
-        "render_s": render_s,
-        "rss_start_mb": rss0,
-        "rss_after_read_mb": rss_read,
-        "rss_after_build_mb": rss_build,
-        "heap_read_mb": _heap_peak(lambda: read_rows(factory)),
-        "heap_build_mb": _heap_peak(build),
-        "heap_render_mb": _heap_peak(lambda: render_html(data)),
-    }
+        heap_read_mb=_heap_peak(lambda: read_rows(factory)),
+        heap_build_mb=_heap_peak(build_no_pdf),
+        heap_html_mb=_heap_peak(lambda: render_html(data)),
+    )
     if cprofile:
         import cProfile
         import io
         import pstats
 
         prof_ = cProfile.Profile()
-        prof_.runcall(build)
+        prof_.runcall(build_no_pdf)
         buf = io.StringIO()
-        pstats.Stats(prof_, stream=buf).sort_stats("cumulative").print_stats(25)
+        pstats.Stats(prof_, stream=buf).sort_stats("cumulative").print_stats(30)
         out["cprofile"] = buf.getvalue()
     factory.kw["bind"].dispose()
     return out
@@ -497,12 +528,15 @@ def measure(db_url: str, profile_path: Path, data_dir: Path, repeat: int, cprofi
 
 def report(m: dict, synth_s: float, n_items: int, n_stories: int) -> None:
     med = statistics.median
-    read, build, render = med(m["read_s"]), med(m["build_s"]), med(m["render_s"])
+    read, core, build = med(m["read_s"]), med(m["core_s"]), med(m["build_s"])
     print(
         f"Store: {n_items} items in {n_stories} stories (synthesised in {synth_s:.1f} s); "
         f"the window holds {m['rows']} rows."
     )
-    print(f"Digest: {m['entries']} entries; sections {m['sections']}; HTML {m['html_kb']:.0f} KiB")
+    print(
+        f"Digest: {m['stories']} stories as {m['entries']} entries; sections {m['sections']}; "
+        f"HTML {m['html_kb']:.0f} KiB"
+    )
     print(
         "Files: "
         + ", ".join(
@@ -510,29 +544,44 @@ def report(m: dict, synth_s: float, n_items: int, n_stories: int) -> None:
         )
     )
     print()
-    print(f"{'':26}{'median s':>10}{'runs':>24}")
-    print(f"{'read rows, ORM (floor)':26}{read:>10.3f}{_runs(m['read_s']):>24}")
-    core = med(m["core_s"])
-    print(f"{'read rows, Core tuples':26}{core:>10.3f}{_runs(m['core_s']):>24}")
-    print(f"{'build_digest, warm':26}{build:>10.3f}{_runs(m['build_s']):>24}")
+    print(f"{'':40}{'median s':>9}   runs")
+    rows = [
+        ("read rows, ORM objects (the floor)", m["read_s"]),
+        ("read rows, Core tuples", m["core_s"]),
+        ("build_digest without PDF, warm", m["build_s"]),
+        ("  collect (select, rank, summarise)", m["collect_s"]),
+        ("  render_files (chart, HTML, text, DOCX)", m["files_s"]),
+        ("  render_html alone", m["html_s"]),
+    ]
+    if m.get("pdf"):
+        rows += [
+            ("  PDF by LibreOffice alone", m["pdf_s"]),
+            ("build_digest with PDF", m["full_build_s"]),
+        ]
+    for label, xs in rows:
+        print(f"{label:40}{med(xs):>9.3f}   {_runs(xs)}")
     print(
-        f"{'build_digest, first run':26}{m['first_build_s']:>10.3f}"
-        f"{'(+ imports ' + format(m['import_s'], '.2f') + ' s)':>24}"
+        f"{'build_digest, first run (no PDF)':40}{m['first_build_s']:>9.3f}   "
+        f"(after {m['import_s']:.2f} s of imports)"
     )
-    print(f"{'render_html alone':26}{render:>10.3f}{_runs(m['render_s']):>24}")
     print()
     print(
-        f"Ratio build / read: {build / read:.1f}×   (render_html alone / read: "
-        f"{render / read:.1f}×)"
+        f"Ratio build (no PDF) / read (ORM): {build / read:.1f}×; against Core tuples: "
+        f"{build / core:.1f}×"
     )
+    if m.get("pdf"):
+        print(f"Ratio build with PDF / read (ORM): {med(m['full_build_s']) / read:.1f}×")
     print(
         f"Peak Python heap (tracemalloc): read {m['heap_read_mb']:.0f} MiB, build "
-        f"{m['heap_build_mb']:.0f} MiB, render_html {m['heap_render_mb']:.0f} MiB"
+        f"{m['heap_build_mb']:.0f} MiB, render_html {m['heap_html_mb']:.0f} MiB"
     )
-    print(
-        f"Peak RSS: at start {m['rss_start_mb']:.0f} MiB, after reads "
-        f"{m['rss_after_read_mb']:.0f} MiB, after first build {m['rss_after_build_mb']:.0f} MiB"
+    line = (
+        f"Peak RSS of the process: at start {m['rss_start_mb']:.0f} MiB, after the reads "
+        f"{m['rss_after_read_mb']:.0f} MiB, after the builds {m['rss_after_build_mb']:.0f} MiB"
     )
+    if m.get("soffice_rss_mb"):
+        line += f"; LibreOffice (child) {m['soffice_rss_mb']:.0f} MiB"
+    print(line)
     if "cprofile" in m:
         print()
         print(m["cprofile"])

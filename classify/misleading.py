@@ -79,7 +79,8 @@ def _spreads_distortion(doc: ClaimDoc) -> bool:
 
 
 def _is_claim(doc: ClaimDoc) -> bool:
-    if doc.kind not in ("social", "press_foreign"):
+    # Items that relay a denial or correction are not the claim, though they quote it.
+    if doc.kind not in ("social", "press_foreign") or "bac_bo" in doc.lexicon:
         return False
     model = doc.model.get("chua_kiem_chung", 0.0) + doc.model.get("sai_lech", 0.0)
     return "tin_don" in doc.lexicon or model >= MODEL_CLAIM
@@ -186,4 +187,43 @@ def judge(
                 "shared": shared,
             }
         out[doc.id] = Verdict("chua_kiem_chung", max(model, 0.5), evidence)
+    return _spread_in_stories(docs, out, confirm, common)
+
+
+def _spread_in_stories(
+    docs: list[ClaimDoc],
+    out: dict[int, Verdict],
+    confirm: float = CONFIRM,
+    common: tuple[str, ...] = (),
+) -> dict[int, Verdict]:
+    """An unverified claim that is the same claim as one matched to a denial (same story, or
+    matched to it at the confirm threshold) is contradicted by the same statement."""
+    from classify.stories import best_matches
+
+    denied = {
+        d.id: d for d in docs if out[d.id].level == "sai_lech" and "statement" in out[d.id].evidence
+    }
+    by_story = {d.story_id: out[d.id] for d in denied.values() if d.story_id is not None}
+    denied_docs = [_story_doc(d) for d in denied.values()]
+    for doc in docs:
+        v = out[doc.id]
+        if v.level != "chua_kiem_chung" or not denied_docs:
+            continue
+        src, why = by_story.get(doc.story_id), "cùng câu chuyện với tin đồn đã bị bác bỏ"
+        if src is None:
+            best = best_matches(_story_doc(doc), denied_docs, k=1, common=common)
+            if best and best[0].score >= confirm:
+                src = out[best[0].doc.item_id]
+                why = f"cùng nội dung với tin đồn đã bị bác bỏ (độ tương đồng {best[0].score:.2f})"
+        if src is not None:
+            out[doc.id] = Verdict(
+                "sai_lech",
+                src.score,
+                {
+                    **v.evidence,
+                    "statement": src.evidence["statement"],
+                    "similarity": src.evidence.get("similarity"),
+                    "why": why,
+                },
+            )
     return out

@@ -162,14 +162,16 @@ _TRANSIT_BEFORE = re.compile(
     r"|passing(?: through| by)?|pass(?:es|ed)? (?:through|by)"
     r"|(?:driv|rid|cycl|travell?|walk|go|head)(?:e|es|ing|ed|s)? (?:through|past))"
     r"|\bngang qua|\bquá cảnh(?: qua| tại| ở)?"
-    r"|\btrên đường (?:đi|về|xuống|lên|ra|vào|tới|đến|sang)\s[^.;!?]{0,40}?\s(?:ghé |đi |chạy )?qua"
-    r"|\btừ\s[^.;!?]{1,40}?\s(?:đi|về|xuống|lên|ra|vào|tới|đến|sang)\s[^.;!?]{1,40}?\s"
-    r"(?:đi |chạy )?qua)"
+    r"|\btrên đường (?:đi|về|xuống|lên|ra|vào|tới|đến|sang)\s[^.;!?]{0,40}?(?<!thông)\s"
+    r"(?:ghé |đi |chạy )?qua"
+    # "từ Sài Gòn về Cần Thơ qua …", but not "từ đầu năm đến nay, (thông) qua …"
+    r"|\btừ\s[^.;!?,]{1,40}?\s(?:đi|về|xuống|lên|ra|vào|tới|đến|sang)\s"
+    r"(?!nay\b|năm\b|tháng\b|ngày\b|\d)[^.;!?,]{1,40}?(?<!thông)\s(?:đi |chạy )?qua)"
     r"\s*$"
 )
 _TRANSIT_AFTER = re.compile(
-    r"\s*(?:on (?:the|my|our|their|his|her) way|en route|along the way"
-    r"|trên đường (?:đi|về|xuống|lên|ra|tới|đến|sang))\b"
+    r"\s*(?:on (?:the|my|our|their|his|her) way(?! to (?:becom|recover|success|growth))"
+    r"|en route|along the way|trên đường (?:đi|về|xuống|lên|ra|tới|đến|sang))\b"
 )
 # something happens there (a storm, an accident) or it is about a road or line built there
 _TRANSIT_EVENT = re.compile(

@@ -85,18 +85,24 @@ def _setup(ctx: typer.Context, profile: str | None, day_text: str | None):
 
 def _ledger_table(rows, tz) -> Table:
     table = Table(title="Sổ gửi thư")
-    for col in ("Người nhận", "Lần", "Trạng thái", "Số lần thử", "Gửi lúc", "Lỗi gần nhất"):
-        table.add_column(col, overflow="fold")
+    errors = any(r.last_error for r in rows)
+    table.add_column("Người nhận", overflow="fold", min_width=18)
+    table.add_column("Lượt", no_wrap=True)
+    table.add_column("Trạng thái", no_wrap=True)
+    table.add_column("Thử", justify="right", no_wrap=True)
+    table.add_column("Gửi lúc", no_wrap=True)
+    if errors:
+        table.add_column("Lỗi gần nhất", overflow="fold", min_width=16)
     for r in rows:
         style = STATUS_STYLE.get(r.status, "")
-        table.add_row(
+        cells = [
             r.recipient,
-            "gửi lại " + str(r.resend) if r.resend else "đầu",
+            f"gửi lại {r.resend}" if r.resend else "lần đầu",
             f"[{style}]{STATUS_VI.get(r.status, r.status)}[/]" if style else r.status,
             str(r.attempts),
-            r.sent_at.astimezone(tz).strftime("%H:%M:%S %d/%m") if r.sent_at else "—",
-            r.last_error or "",
-        )
+            r.sent_at.astimezone(tz).strftime("%H:%M %d/%m") if r.sent_at else "—",
+        ]
+        table.add_row(*cells, *([r.last_error or ""] if errors else []))
     return table
 
 

@@ -258,6 +258,9 @@ def _cycle(
                 lambda: build_digest(factory, profile, name, day, settings, now=clock),
             )
             report.built = built is not None
+            if not report.built and decision.send:
+                report.digest += "; chưa gửi vì lập điểm tin lỗi (lượt sau thử lại)"
+                return
         if decision.send:
             report.send = step(
                 "gửi điểm tin",

@@ -42,7 +42,7 @@ def report_cmd(
     nổi bật; tình hình xử lý. Xuất DOCX và XLSX."""
     from zoneinfo import ZoneInfo
 
-    from digest.report import build_report, write_docx, write_xlsx
+    from digest.report import build_report, default_thresholds, write_docx, write_xlsx
     from store.db import open_store
     from store.profile import ProfileError, load_profile
 
@@ -57,10 +57,15 @@ def report_cmd(
         err.print(f"[red]Hồ sơ tỉnh không dùng được:[/]\n{exc}")
         raise typer.Exit(2) from exc
     tz = ZoneInfo(getattr(prof, "timezone", None) or settings.timezone)
+    # Topics as the digest shows them: the thresholds of the heads in use.
+    heads = getattr(settings, "heads_dir", None)
+    thresholds = default_thresholds(Path(heads) / "meta.json") if heads else None
     factory = open_store(settings.db_url)
     try:
         with factory() as session:
-            data = build_report(session, prof, first, last, tz=tz, profile_name=path.stem)
+            data = build_report(
+                session, prof, first, last, tz=tz, profile_name=path.stem, thresholds=thresholds
+            )
     finally:
         factory.kw["bind"].dispose()
     folder = out or settings.data_dir / "reports"

@@ -16,7 +16,7 @@ Officers' decisions win: an item dismissed or excluded in review, or corrected t
 raises no alert; one corrected up to `nhay_cam`/`sai_lech` does.
 
 Alert status: pending (owed, or held by the rate limit) → sent | failed (retried next cycle);
-expired (held past the lookback: left to the digest).
+expired (held or still failing past the lookback: left to the digest, never retried).
 """
 
 from __future__ import annotations
@@ -148,10 +148,16 @@ def find_new(session: Session, profile_name: str, now: dt.datetime, cfg: Deliver
 
 # ── the e-mail ───────────────────────────────────────────────────────────────────────────────
 
+# The HTML escapes everything it is given; the plain text shows it as it is (text is inert).
 _ENV = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+_TEXT_ENV = jinja2.Environment(autoescape=False, trim_blocks=True, lstrip_blocks=True)
 
-TEXT = _ENV.from_string(
+TEXT = _TEXT_ENV.from_string(
     """\
+{% if entries|length > 1 %}
+Đã đủ số thư cảnh báo cho một giờ: {{ entries|length }} câu chuyện dưới đây gộp trong một thư.
+
+{% endif %}
 {% for e in entries %}
 {% if entries|length > 1 %}{{ loop.index }}. {% endif %}[{{ e.reason_vi|upper }}] {{ e.title }}
 Nguồn: {{ e.source }} · {{ e.when }}
@@ -194,6 +200,8 @@ style="max-width:640px;background:#fff;border-top:4px solid #b00020">
 <div style="font-size:13px;color:#b00020;font-weight:bold;text-transform:uppercase">\
 Cảnh báo tức thời</div>
 <div style="font-size:13px;color:#555">{{ agency }}</div>
+{% if entries|length > 1 %}<div style="font-size:14px;margin-top:6px">Đã đủ số thư cảnh báo \
+cho một giờ: {{ entries|length }} câu chuyện dưới đây gộp trong một thư.</div>{% endif %}
 </td></tr>
 {% for e in entries %}
 <tr><td style="padding:12px 18px;border-bottom:1px solid #eee;word-wrap:break-word;\
@@ -259,6 +267,11 @@ def _entry(session: Session, alert: Alert, cfg: DeliveryConfig) -> dict:
             "when": _when(published, tz) if published else "",
         }
     outlets = list((story.outlets if story else None) or [])
+    if outlets:
+        titles = dict(
+            session.execute(select(Source.name, Source.title).where(Source.name.in_(outlets))).all()
+        )
+        outlets = [titles.get(o, o) for o in outlets]
     review = None
     if cfg.review_url:
         try:
@@ -328,10 +341,26 @@ def _used(session: Session, now: dt.datetime) -> int:
     return max((len(v) for v in per.values()), default=0)
 
 
-def _owed_groups(session: Session, alert_ids: list[int] | None = None) -> list[Group]:
-    """Ledger rows still owed, one group per (message, recipient)."""
+def _items_of(profile_name: str):
+    """The profile's items (alerts are per profile; a data directory may hold several)."""
+    return (
+        select(Item.id)
+        .join(Source, Source.id == Item.source_id)
+        .where(Source.profile == profile_name)
+    )
+
+
+def _owed_groups(
+    session: Session, profile_name: str, alert_ids: list[int] | None = None
+) -> list[Group]:
+    """Ledger rows still owed for the profile's live alerts, one group per (message,
+    recipient)."""
+    live = select(Alert.id).where(
+        Alert.status.in_(("pending", "sending", "failed")),
+        Alert.item_id.in_(_items_of(profile_name)),
+    )
     q = select(Delivery).where(
-        Delivery.alert_id.is_not(None), Delivery.status.in_(("pending", "failed"))
+        Delivery.alert_id.in_(live), Delivery.status.in_(("pending", "failed"))
     )
     if alert_ids is not None:
         q = q.where(Delivery.alert_id.in_(alert_ids))
@@ -377,12 +406,12 @@ def check_alerts(
     domain = sender_domain(smtp)
     with factory() as session:
         result.created = find_new(session, profile_name, now, cfg)
-        # Held too long: the digest carries them now.
+        # Held or failing for longer than the lookback: the digest carries them now.
         for alert in session.scalars(
             select(Alert).where(
-                Alert.status == "pending",
+                Alert.status.in_(("pending", "failed")),
                 Alert.created_at < now - cfg.alert_lookback,
-                Alert.id.not_in(select(Delivery.alert_id).where(Delivery.alert_id.is_not(None))),
+                Alert.item_id.in_(_items_of(profile_name)),
             )
         ):
             alert.status = "expired"
@@ -392,7 +421,13 @@ def check_alerts(
         result.note = "hồ sơ chưa khai báo người nhận cảnh báo (digest.alert_recipients)"
         with factory() as session:
             result.held = len(
-                list(session.scalars(select(Alert.id).where(Alert.status == "pending")))
+                list(
+                    session.scalars(
+                        select(Alert.id).where(
+                            Alert.status == "pending", Alert.item_id.in_(_items_of(profile_name))
+                        )
+                    )
+                )
             )
         return result
 
@@ -415,7 +450,7 @@ def check_alerts(
     with send_lock(settings.data_dir):
         # 1. What an earlier run left owed goes first, exactly as it was planned.
         with factory() as session:
-            groups = _owed_groups(session)
+            groups = _owed_groups(session, profile_name)
         if groups:
             outcome.merge(send_groups(factory, smtp, groups, make, sleep=sleep))
             with factory() as session:
@@ -428,6 +463,7 @@ def check_alerts(
                 session.scalars(
                     select(Alert).where(
                         Alert.status == "pending",
+                        Alert.item_id.in_(_items_of(profile_name)),
                         Alert.id.not_in(
                             select(Delivery.alert_id).where(Delivery.alert_id.is_not(None))
                         ),
@@ -476,7 +512,7 @@ def check_alerts(
                         session.add(row)
                 single.update({i: len(batch) == 1 for i in ids})
             session.commit()
-            groups = _owed_groups(session, list(single))
+            groups = _owed_groups(session, profile_name, list(single))
         outcome.merge(send_groups(factory, smtp, groups, make, sleep=sleep))
         with factory() as session:
             _settle(session, set(single))

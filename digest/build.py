@@ -360,7 +360,9 @@ def convert_pdf(docx: Path, out: Path) -> str | None:
     return None
 
 
-def render_files(data: DigestData, folder: Path) -> tuple[dict[str, Path], list[str]]:
+def render_files(
+    data: DigestData, folder: Path, *, pdf: bool = True
+) -> tuple[dict[str, Path], list[str]]:
     """Render every format into ``folder``; return the files and the warnings."""
     folder.mkdir(parents=True, exist_ok=True)
     warnings: list[str] = []
@@ -377,12 +379,12 @@ def render_files(data: DigestData, folder: Path) -> tuple[dict[str, Path], list[
         path = folder / FILES[fmt]
         _write(path, blob)
         files[fmt] = path
-    pdf = folder / FILES["pdf"]
-    why = convert_pdf(files["docx"], pdf)
+    target = folder / FILES["pdf"]
+    why = convert_pdf(files["docx"], target) if pdf else "bản PDF không được yêu cầu"
     if why is None:
-        files["pdf"] = pdf
+        files["pdf"] = target
     else:
-        pdf.unlink(missing_ok=True)  # never leave a PDF of an older build beside new files
+        target.unlink(missing_ok=True)  # never leave a PDF of an older build beside new files
         warnings.append(why)
         log.info("%s", why)
     return dict(sorted(files.items())), warnings
@@ -397,8 +399,13 @@ def build_digest(
     *,
     now: datetime | None = None,
     force: bool = False,
+    pdf: bool = True,
 ) -> DigestResult:
-    """Select, render and archive the digest for ``day``, and upsert its Digest row."""
+    """Select, render and archive the digest for ``day``, and upsert its Digest row.
+
+    ``pdf=False`` skips the LibreOffice conversion (seconds per digest) even where it is
+    installed; ``force`` rebuilds an approved digest (never a sent one).
+    """
     from store.models import Digest, utcnow
 
     now = now or utcnow()
@@ -409,6 +416,7 @@ def build_digest(
             )
             if row is not None and _frozen(session, row, force):
                 data = collect(session, profile, profile_name, day, row.number, settings, now=now)
+                data.built_at = row.built_at.astimezone(ZoneInfo(data.timezone))
                 files = {k: Path(v) for k, v in (row.files or {}).items()}
                 png = files.get("png")
                 data.chart_png = png.read_bytes() if png and png.exists() else None
@@ -426,7 +434,7 @@ def build_digest(
             number = row.number if row is not None else next_number(session, profile_name, day.year)
             data = collect(session, profile, profile_name, day, number, settings, now=now)
         data.chart_png = render_chart(data.history)
-        files, warnings = render_files(data, archive_dir(settings, profile_name, day))
+        files, warnings = render_files(data, archive_dir(settings, profile_name, day), pdf=pdf)
         with factory() as session:
             try:
                 row = session.scalar(

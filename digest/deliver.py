@@ -145,8 +145,14 @@ def build_message(
     msg_id: str,
     files: dict,
     headers: dict[str, str] | None = None,
+    day: dt.date | None = None,
 ) -> EmailMessage:
-    """The digest e-mail for one recipient, from the archived files."""
+    """The digest e-mail for one recipient, from the archived files. Attachments are named by
+    the day (diem-tin-2026-11-21.docx), so a reader's downloads never collide."""
+
+    def name(path: Path, stem: str) -> str:
+        return f"{stem}-{day:%Y-%m-%d}{path.suffix}" if day else path.name
+
     html_path, text_path = archived_file(files, "html"), archived_file(files, "text")
     if html_path is None or text_path is None:
         raise DeliveryError("điểm tin thiếu tệp HTML hoặc văn bản")
@@ -181,10 +187,12 @@ def build_message(
         else:
             maintype, subtype = (mimetypes.guess_type(path.name)[0] or "application/pdf").split("/")
         msg.add_attachment(
-            path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name
+            path.read_bytes(), maintype=maintype, subtype=subtype, filename=name(path, "diem-tin")
         )
     if chart_bytes:
-        msg.add_attachment(chart_bytes, maintype="image", subtype="png", filename=chart.name)
+        msg.add_attachment(
+            chart_bytes, maintype="image", subtype="png", filename=name(chart, "bieu-do")
+        )
     return msg
 
 
@@ -305,6 +313,7 @@ def send_digest(
                 msg_id=group.message_id,
                 files=files,
                 headers={"X-Diemtin-Digest": tag},
+                day=day,
             )
 
         # 2. Talk to the server; each acceptance is committed as it happens.

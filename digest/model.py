@@ -145,6 +145,12 @@ class Section:
         return f"{self.numeral}. {self.title}" if self.numeral else self.title
 
     @property
+    def common_handling(self) -> str | None:
+        """The proposed handling every entry shares (section 6 then says it once)."""
+        texts = {e.handling for e in self.entries}
+        return texts.pop() if len(texts) == 1 and self.entries else None
+
+    @property
     def brief(self) -> bool:
         """Section 6 lists its stories briefly, pointing back to where they are printed."""
         return self.code == SECTION_POSITIVE

@@ -247,6 +247,7 @@ def render_chart(history: list[DayCounts], *, title: str | None = None) -> bytes
 # ── DOCX ─────────────────────────────────────────────────────────────────────────────────────
 
 FONT = "Times New Roman"
+TEXT_WIDTH = 165 * 36000  # EMU: A4 (210 mm) less the 30 mm and 15 mm margins
 BODY_PT = 14
 SMALL_PT = 13
 
@@ -269,15 +270,17 @@ def render_docx(data: DigestData, chart_png: bytes | None) -> bytes:
     sec.header_distance = sec.footer_distance = Mm(10)
     _set_fonts(doc, Pt)
     _page_number_footer(sec, Pt)
+    # Paragraphs are appended straight to the body (python-docx inserts each one before the
+    # section properties, scanning the whole body: quadratic on a 2,000-story day); the section
+    # properties go back at the end.
+    body = doc.element.body
+    sect_pr = body.sectPr
+    body.remove(sect_pr)
 
     # Header: agency and number (left), motto, place and date (right).
-    table = doc.add_table(rows=2, cols=2)
+    table = doc._body.add_table(2, 2, TEXT_WIDTH)
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
-    table.autofit = False
-    widths = (Mm(72), Mm(93))
-    for row in table.rows:
-        for cell, w in zip(row.cells, widths, strict=True):
-            cell.width = w
+    _widths(table, (Mm(66), Mm(99)))
     left, right = table.cell(0, 0), table.cell(0, 1)
     lines = data.agency_lines or [data.agency.upper()]
     p = left.paragraphs[0]
@@ -285,13 +288,13 @@ def render_docx(data: DigestData, chart_png: bytes | None) -> bytes:
     for i, line in enumerate(lines):
         run = p.add_run(line)
         run.bold = i == len(lines) - 1 or len(lines) == 1
-        run.font.size = Pt(SMALL_PT)
+        run.font.size = Pt(12 if run.bold else SMALL_PT - 1)
         if i < len(lines) - 1:
             run.add_break()
     p = right.paragraphs[0]
     p.alignment = WD_ALIGN_PARAGRAPH.CENTER
     run = p.add_run("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM")
-    run.bold, run.font.size = True, Pt(SMALL_PT)
+    run.bold, run.font.size = True, Pt(12)
     run.add_break()
     run = p.add_run("Độc lập - Tự do - Hạnh phúc")
     run.bold, run.underline, run.font.size = True, True, Pt(BODY_PT)
@@ -303,7 +306,7 @@ def render_docx(data: DigestData, chart_png: bytes | None) -> bytes:
     run = p.add_run(f"{data.place or data.province}, {long_date(data.day)}")
     run.italic, run.font.size = True, Pt(BODY_PT)
 
-    p = doc.add_paragraph()
+    p = _para(doc)
     p.alignment = WD_ALIGN_PARAGRAPH.CENTER
     p.paragraph_format.space_before = Pt(18)
     run = p.add_run("ĐIỂM TIN BÁO CHÍ")
@@ -311,7 +314,7 @@ def render_docx(data: DigestData, chart_png: bytes | None) -> bytes:
     run.add_break()
     run = p.add_run(f"Số {number_text(data)} — {weekday(data.day)}, {vi_date(data.day)}")
     run.bold, run.font.size = True, Pt(BODY_PT)
-    p = doc.add_paragraph()
+    p = _para(doc)
     p.alignment = WD_ALIGN_PARAGRAPH.CENTER
     run = p.add_run(
         f"(Thông tin từ {vi_datetime(data.window_start)} đến {vi_datetime(data.window_end)})"
@@ -319,7 +322,7 @@ def render_docx(data: DigestData, chart_png: bytes | None) -> bytes:
     run.italic = True
 
     if data.unlabelled:
-        p = doc.add_paragraph()
+        p = _para(doc)
         run = p.add_run(data.unlabelled_text)
         run.bold = True
         run.font.color.rgb = RGBColor(0xB2, 0x3C, 0x17)
@@ -328,56 +331,62 @@ def render_docx(data: DigestData, chart_png: bytes | None) -> bytes:
     _heading(doc, "TỔNG QUAN", Pt)
     total = data.total
     if total is not None:
-        p = doc.add_paragraph()
+        p = _para(doc)
         p.add_run(
             f"Trong khung giờ có {total.today} tin, bài liên quan ({data.stories} câu chuyện); "
             f"hôm trước {total.previous}, trung bình 7 ngày {fmt_num(total.avg7)}."
         )
     if data.counts_tone or data.counts_channel:
-        t = doc.add_table(rows=1, cols=4)
+        t = doc._body.add_table(1, 4, TEXT_WIDTH)
         t.style = "Table Grid"
         t.alignment = WD_TABLE_ALIGNMENT.CENTER
         hdr = ("", "Số tin", "So với hôm trước", "So với TB 7 ngày")
         for cell, text in zip(t.rows[0].cells, hdr, strict=True):
             _cell_text(cell, text, Pt, bold=True)
-        for group, rows in (
-            ("Theo sắc thái", data.counts_tone),
-            ("Theo kênh", data.counts_channel),
-        ):
-            cells = t.add_row().cells
-            merged = cells[0].merge(cells[3])
-            _cell_text(merged, group, Pt, bold=True, italic=True)
+        groups = [("Theo sắc thái", data.counts_tone), ("Theo kênh", data.counts_channel)]
+        if total is not None:
+            groups.append(("", [total]))
+        for group, rows in groups:
+            if group:
+                cells = t.add_row().cells
+                merged = cells[0].merge(cells[3])
+                _cell_text(merged, group, Pt, bold=True, italic=True)
             for c in rows:
                 cells = t.add_row().cells
                 values = (c.label, str(c.today), signed(c.delta_previous), signed(c.delta_avg7))
                 for cell, text in zip(cells, values, strict=True):
-                    _cell_text(cell, text, Pt)
+                    _cell_text(cell, text, Pt, bold=c is total)
+        _widths(t, (Mm(55), Mm(30), Mm(40), Mm(40)))
     if chart_png:
-        doc.add_paragraph()
-        doc.add_picture(io.BytesIO(chart_png), width=Mm(150))
-        doc.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
+        p = _para(doc)
+        p.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        p.paragraph_format.space_before = Pt(8)
+        p.add_run().add_picture(io.BytesIO(chart_png), width=Mm(150))
     if data.notices:
-        p = doc.add_paragraph()
+        p = _para(doc)
         p.add_run("Lưu ý:").bold = True
         for n in data.notices:
-            doc.add_paragraph(f"- {n}")
+            _para(doc, f"- {n}")
 
     for section in data.sections:
         _heading(doc, f"{section.numeral}. {section.title.upper()}", Pt)
         if not section.entries:
-            doc.add_paragraph().add_run(section.empty_text).italic = True
+            _para(doc).add_run(section.empty_text).italic = True
             continue
+        common = section.common_handling if section.brief else None
+        if common:
+            p = _para(doc)
+            p.add_run("Đề xuất: ").bold = True
+            p.add_run(common.rstrip(".") + ".").bold = True
         for n, e in enumerate(section.entries, 1):
             if section.brief:
-                _brief_entry(doc, n, e, Pt)
+                _brief_entry(doc, n, e, Pt, show_handling=not common)
             else:
                 _entry(doc, n, e, section.code == "can_xu_ly", Pt, RGBColor)
 
     # Recipients and signature, as a dispatched document ends.
-    table = doc.add_table(rows=1, cols=2)
-    table.autofit = False
-    for cell, w in zip(table.rows[0].cells, (Mm(80), Mm(85)), strict=True):
-        cell.width = w
+    table = doc._body.add_table(1, 2, TEXT_WIDTH)
+    _widths(table, (Mm(80), Mm(85)))
     left, right = table.rows[0].cells
     p = left.paragraphs[0]
     p.paragraph_format.space_before = Pt(12)
@@ -398,12 +407,26 @@ def render_docx(data: DigestData, chart_png: bytes | None) -> bytes:
             q.paragraph_format.space_before = Pt(60)
             q.add_run(data.signer_name).bold = True
 
+    body.append(sect_pr)
     out = io.BytesIO()
     doc.core_properties.title = subject(data)
     doc.core_properties.author = data.agency
     doc.core_properties.language = "vi-VN"
     doc.save(out)
     return out.getvalue()
+
+
+def _para(doc, text: str | None = None):
+    """A new paragraph at the end of the body (see render_docx)."""
+    from docx.oxml import OxmlElement
+    from docx.text.paragraph import Paragraph
+
+    p = OxmlElement("w:p")
+    doc.element.body.append(p)
+    para = Paragraph(p, doc._body)
+    if text:
+        para.add_run(text)
+    return para
 
 
 def _set_fonts(doc, Pt) -> None:
@@ -451,8 +474,18 @@ def _page_number_footer(sec, Pt) -> None:
         run._r.append(el)
 
 
+def _widths(table, widths) -> None:
+    """Fixed column widths that Word and LibreOffice both honour (grid and every cell)."""
+    table.autofit = False
+    for col, w in zip(table.columns, widths, strict=True):
+        col.width = w
+    for row in table.rows:
+        for cell, w in zip(row.cells, widths, strict=True):
+            cell.width = w
+
+
 def _heading(doc, text: str, Pt) -> None:
-    p = doc.add_paragraph()
+    p = _para(doc)
     p.paragraph_format.space_before = Pt(12)
     p.paragraph_format.keep_with_next = True
     run = p.add_run(text)
@@ -473,7 +506,14 @@ def _add_hyperlink(paragraph, url: str, text: str):
     from docx.oxml import OxmlElement
     from docx.oxml.ns import qn
 
-    r_id = paragraph.part.relate_to(url, RT.HYPERLINK, is_external=True)
+    part = paragraph.part
+    # One relationship per address, found in a dict (python-docx's relate_to scans every
+    # relationship: quadratic on a long digest).
+    cache = part.__dict__.setdefault("_diemtin_links", {})
+    r_id = cache.get(url)
+    if r_id is None:
+        r_id = cache[url] = f"rIdLink{len(cache) + 1}"
+        part.rels.add_relationship(RT.HYPERLINK, url, r_id, is_external=True)
     link = OxmlElement("w:hyperlink")
     link.set(qn("r:id"), r_id)
     run = OxmlElement("w:r")
@@ -482,8 +522,11 @@ def _add_hyperlink(paragraph, url: str, text: str):
     colour.set(qn("w:val"), "1F4E9A")
     under = OxmlElement("w:u")
     under.set(qn("w:val"), "single")
+    size = OxmlElement("w:sz")
+    size.set(qn("w:val"), "24")  # 12 pt, like the "Nguồn:" before it
     rpr.append(colour)
     rpr.append(under)
+    rpr.append(size)
     run.append(rpr)
     t = OxmlElement("w:t")
     t.text = text
@@ -495,12 +538,12 @@ def _add_hyperlink(paragraph, url: str, text: str):
 
 
 def _entry(doc, n: int, e: Entry, handling_section: bool, Pt, RGBColor) -> None:
-    p = doc.add_paragraph()
+    p = _para(doc)
     p.paragraph_format.space_before = Pt(6)
     p.paragraph_format.keep_with_next = True
     p.add_run(f"{n}. ").bold = True
     p.add_run(e.title).bold = True
-    p = doc.add_paragraph()
+    p = _para(doc)
     p.paragraph_format.keep_with_next = True
     meta = f"{outlets_text(e, 6)} ({e.outlet_count} nguồn) · {vi_time(e.time)}"
     tags = " · ".join(label for label, _ in entry_tags(e))
@@ -510,23 +553,23 @@ def _entry(doc, n: int, e: Entry, handling_section: bool, Pt, RGBColor) -> None:
         run = p.add_run(" · Địa bàn: " + ", ".join(e.places))
         run.italic, run.font.size = True, Pt(12)
     if e.summary:
-        doc.add_paragraph(e.summary).paragraph_format.alignment = 3  # justify
+        _para(doc, e.summary).paragraph_format.alignment = 3  # justify
     if e.misleading_note:
-        p = doc.add_paragraph()
+        p = _para(doc)
         p.add_run(f"{e.misleading_vi}: ").bold = True
         p.add_run(e.misleading_note)
     if handling_section and e.reasons:
-        p = doc.add_paragraph()
+        p = _para(doc)
         p.add_run("Lý do: ").bold = True
         p.add_run("; ".join(e.reasons))
     if e.handling and (handling_section or e.handling_by_officer):
-        p = doc.add_paragraph()
+        p = _para(doc)
         run = p.add_run("Đề xuất: ")
         run.bold = True
         run.font.color.rgb = RGBColor(0x9A, 0x1B, 0x1B)
-        p.add_run(e.handling).bold = True
+        p.add_run(e.handling.rstrip(".") + ".").bold = True
     if e.status or (handling_section and e.note):
-        p = doc.add_paragraph()
+        p = _para(doc)
         if e.status:
             p.add_run("Tình trạng: ").bold = True
             p.add_run(e.status_vi + (". " if e.note and handling_section else ""))
@@ -535,7 +578,7 @@ def _entry(doc, n: int, e: Entry, handling_section: bool, Pt, RGBColor) -> None:
             p.add_run(e.note)
     links = [lk for lk in e.links if lk.url]
     if links:
-        p = doc.add_paragraph()
+        p = _para(doc)
         run = p.add_run("Nguồn: ")
         run.font.size = Pt(12)
         for i, lk in enumerate(links[:8]):
@@ -544,12 +587,12 @@ def _entry(doc, n: int, e: Entry, handling_section: bool, Pt, RGBColor) -> None:
             _add_hyperlink(p, lk.url, lk.outlet)
 
 
-def _brief_entry(doc, n: int, e: Entry, Pt) -> None:
-    p = doc.add_paragraph()
+def _brief_entry(doc, n: int, e: Entry, Pt, *, show_handling: bool = True) -> None:
+    p = _para(doc)
     p.add_run(f"{n}. ").bold = True
     p.add_run(e.title).bold = True
     run = p.add_run(f" — {outlets_text(e, 3)} ({e.outlet_count} nguồn); xem mục {e.ref}.")
     run.font.size = Pt(13)
-    if e.handling:
-        run = p.add_run(f" Đề xuất: {e.handling}.")
+    if e.handling and show_handling:
+        run = p.add_run(f" Đề xuất: {e.handling.rstrip('.')}.")
         run.italic, run.font.size = True, Pt(13)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from classify.explain import MISLEADING_VI, TONE_VI, TOPIC_VI
@@ -210,14 +210,19 @@ def _newest_decisions(session: Session, item_ids: Sequence[int]) -> dict[int, De
     return out
 
 
-def _topics_of(cls: Classification, thresholds: Mapping[str, float]) -> list[str]:
-    probs = cls.topics or {}
+def _topics_of(
+    probs: Mapping[str, float] | None, fired: list | None, thresholds: Mapping[str, float]
+) -> list[str]:
+    """Topic codes at or above their own threshold, most probable first, plus lexicon topics
+    (as the digest shows them)."""
+    probs = probs or {}
     codes = [t for t, p in probs.items() if p is not None and p >= thresholds.get(t, 0.5)]
-    for hit in cls.rules_fired or []:
+    codes.sort(key=lambda t: -(probs.get(t) or 0.0))
+    for hit in fired or []:
         t = hit.get("topic") if isinstance(hit, dict) else None
         if t and t not in codes:
             codes.append(t)
-    return sorted(codes, key=lambda t: -(probs.get(t) or 0.0))
+    return codes
 
 
 def _rows(
@@ -228,7 +233,6 @@ def _rows(
     hi: dt.datetime,
     thresholds: Mapping[str, float],
 ) -> list[_Row]:
-    when = func.coalesce(Item.published_at, Item.fetched_at)
     names = list(source_names)
     mine = Source.name.in_(names) if names else None
     if profile_name:
@@ -239,6 +243,11 @@ def _rows(
         )
     if mine is None:
         return []
+    # Published in the period, or (no date) fetched in it: two ranges the indexes can serve.
+    in_period = or_(
+        and_(Item.published_at >= lo, Item.published_at < hi),
+        and_(Item.published_at.is_(None), Item.fetched_at >= lo, Item.fetched_at < hi),
+    )
     stmt = (
         select(
             Item.id,
@@ -249,26 +258,36 @@ def _rows(
             Item.fetched_at,
             Source.name,
             Source.title,
-            Classification,
+            Classification.item_id,
+            Classification.relevant,
+            Classification.story_id,
+            Classification.topics,
+            Classification.rules_fired,
+            Classification.tone,
+            Classification.sensitivity,
+            Classification.misleading,
             Story.title,
         )
         .join(Source, Source.id == Item.source_id)
         .outerjoin(Classification, Classification.item_id == Item.id)
         .outerjoin(Story, Story.id == Classification.story_id)
-        .where(mine, when >= lo, when < hi)
-        .order_by(when, Item.id)
+        .where(mine, in_period)
+        .order_by(Item.id)
     )
     raw = session.execute(stmt).all()
     decisions = _newest_decisions(session, [r[0] for r in raw])
     out: list[_Row] = []
-    for item_id, title, url, kind, published, fetched, sname, stitle, cls, story_title in raw:
+    for r in raw:
+        (item_id, title, url, kind, published, fetched, sname, stitle, cls_id) = r[:9]
+        relevant_cls, story_id, probs, fired, tone, level, misleading, story_title = r[9:]
+        classified = cls_id is not None
         dec = decisions.get(item_id)
         if dec is not None and dec.action == "exclude":
             continue  # left out by an officer, as in the digest
         if dec is not None and dec.relevant is not None:
             relevant = dec.relevant
-        elif cls is not None:
-            relevant = bool(cls.relevant)
+        elif classified:
+            relevant = bool(relevant_cls)
         else:
             relevant = True  # not classified yet: counted, as "Chưa phân loại"
         if not relevant:
@@ -276,9 +295,9 @@ def _rows(
         dismissed = dec is not None and dec.action == "dismiss"
         topics = None
         if dec is not None and dec.topics is not None:
-            topics = list(dec.topics)
-        elif cls is not None:
-            topics = _topics_of(cls, thresholds)
+            topics = [str(t) for t in dec.topics]
+        elif classified:
+            topics = _topics_of(probs, fired, thresholds)
         out.append(
             _Row(
                 item_id=item_id,
@@ -288,17 +307,17 @@ def _rows(
                 source=sname,
                 source_title=stitle,
                 published=published or fetched,
-                story_id=cls.story_id if cls is not None else None,
+                story_id=story_id,
                 story_title=story_title,
-                classified=cls is not None,
+                classified=classified,
                 topics=topics,
-                tone=(dec.tone if dec else None) or (cls.tone if cls else None),
+                tone=(dec.tone if dec else None) or tone,
                 sensitivity=(dec.sensitivity if dec else None)
                 or ("binh_thuong" if dismissed else None)
-                or (cls.sensitivity if cls else None),
+                or level,
                 misleading=(dec.misleading if dec else None)
                 or ("khong" if dismissed else None)
-                or (cls.misleading if cls else None),
+                or (misleading if classified else None),
                 decision=dec,
             )
         )
@@ -314,15 +333,14 @@ def _status(dec: Decision | None) -> str | None:
     return "bo_qua" if dec.action == "dismiss" else "moi"
 
 
-def _labelled(
-    counter: Counter, order: Sequence[str], labels: Mapping[str, str], *, keep_zero: bool = True
-) -> list[Count]:
+def _labelled(counter: Counter, order: Sequence[str], labels: Mapping[str, str]) -> list[Count]:
+    """Every code of `order` (zeros too), then any other code seen, then "Chưa phân loại"."""
     rows = [Count(c, labels.get(c, c), counter.get(c, 0)) for c in order]
-    rows += [Count(c, labels.get(c, c), n) for c, n in counter.most_common() if c not in order]
-    if not keep_zero:
-        rows = [r for r in rows if r.count]
-    # "Chưa phân loại" (code None) last.
-    rows = [r for r in rows if r.code is not None]
+    rows += [
+        Count(c, labels.get(c, c), n)
+        for c, n in counter.most_common()
+        if c not in order and c is not None
+    ]
     if counter.get(None):
         rows.append(Count(None, UNCLASSIFIED, counter[None]))
     return rows
@@ -767,6 +785,31 @@ def _repeat_header(row) -> None:
     tr_pr.append(el)
 
 
+def agency_lines(agency: str, province: str) -> list[str]:
+    """The left header of an administrative document (Nghị định 30/2020): the governing body in
+    plain capitals, then the issuing agency in bold capitals. "Sở Văn hóa, Thể thao và Du lịch
+    tỉnh Vĩnh Long" → ["UBND TỈNH VĨNH LONG", "SỞ VĂN HÓA, THỂ THAO VÀ DU LỊCH"]; an agency of
+    another shape stays one line."""
+    import re
+
+    m = re.match(
+        rf"^(Sở\s.*?)\s+((?:tỉnh|thành phố)\s+{re.escape(province)})$", agency.strip(), re.I
+    )
+    if m:
+        return [f"UBND {m.group(2).upper()}", m.group(1).upper()]
+    return [agency.strip().upper()]
+
+
+def agency_code(body: str) -> str:
+    """Initials for the document number: "SỞ VĂN HÓA, THỂ THAO VÀ DU LỊCH" → "SVHTTDL"."""
+    import re
+
+    from classify.text import strip_diacritics
+
+    words = [w for w in re.findall(r"\w+", body) if w.lower() not in ("và", "của")]
+    return strip_diacritics("".join(w[0] for w in words)).upper()
+
+
 def write_docx(data: ReportData, path: str | Path) -> Path:
     """The report as an administrative document: A4, Times New Roman 13, the agency's header."""
     from docx import Document
@@ -803,9 +846,12 @@ def write_docx(data: ReportData, path: str | Path) -> Path:
     top.autofit = False
     left, right = top.rows[0].cells
     left.width, right.width = Cm(6.5), Cm(9.5)
+    lines = agency_lines(data.agency, data.province)
     left.paragraphs[0].alignment = center
-    _font(left.paragraphs[0].add_run(data.agency.upper()), 12, bold=True)
-    _para(left, "Số:        /BC-", size=BODY_PT, align=center, before=6)
+    _font(left.paragraphs[0].add_run(lines[0]), 12, bold=len(lines) == 1)
+    for line in lines[1:]:
+        _para(left, line, size=12, bold=True, align=center, after=0)
+    _para(left, f"Số:        /BC-{agency_code(lines[-1])}", size=BODY_PT, align=center, before=6)
     right.paragraphs[0].alignment = center
     _font(right.paragraphs[0].add_run("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"), 12, bold=True)
     _para(right, "Độc lập - Tự do - Hạnh phúc", size=BODY_PT, bold=True, align=center, after=6)
@@ -880,7 +926,7 @@ def write_docx(data: ReportData, path: str | Path) -> Path:
     sign = doc.add_table(rows=1, cols=2)
     _no_borders(sign)
     lcell, rcell = sign.rows[0].cells
-    _para(lcell, "Nơi nhận:", size=12, bold=True, italic=True, after=0)
+    _font(lcell.paragraphs[0].add_run("Nơi nhận:"), 12, bold=True, italic=True)
     _para(lcell, "- Như trên;\n- Lưu: VT.", size=11, after=0)
     rcell.paragraphs[0].alignment = center
     _font(rcell.paragraphs[0].add_run("THỦ TRƯỞNG CƠ QUAN"), BODY_PT, bold=True)

@@ -386,7 +386,9 @@ def _majority_tone(rows: list[Row], rep: Row) -> str | None:
     return rep.tone if votes.get(rep.tone or "") == best else max(votes, key=votes.get)
 
 
-def _misleading_note(rep: Row, rows: list[Row], tz: ZoneInfo) -> str:
+def _misleading_note(
+    rep: Row, rows: list[Row], tz: ZoneInfo, outlets: dict[str, str] | None = None
+) -> str:
     worst = max(rows, key=lambda r: _MIS.get(r.misleading, 0))
     if _MIS.get(worst.misleading, 0) == 0:
         return ""
@@ -400,7 +402,7 @@ def _misleading_note(rep: Row, rows: list[Row], tz: ZoneInfo) -> str:
             when = f", {at:%H:%M %d/%m}"
         except (KeyError, TypeError, ValueError):
             pass
-        src = clean_text(st.get("source"))
+        src = clean_text((outlets or {}).get(st.get("source"), st.get("source")))
         head = why[:1].upper() + why[1:] if why else "Thông tin chính thức"
         return f"{head}: «{clean_title(st['title'])}» ({src}{when})."
     if why:
@@ -484,6 +486,7 @@ def make_entry(
     rules: HandlingRules,
     tz: ZoneInfo,
     province_keys: set[str],
+    outlet_titles: dict[str, str] | None = None,
 ) -> Entry:
     rows = sorted(rows, key=lambda r: (r.when, r.id))
     over = _story_decision(rows)
@@ -536,7 +539,7 @@ def make_entry(
         dismissed=bool(over.get("dismissed")),
     )
     if entry.misleading != "khong":
-        entry.misleading_note = _misleading_note(rep, rows, tz)
+        entry.misleading_note = _misleading_note(rep, rows, tz, outlet_titles)
     if over.get("handling"):
         entry.handling = clean_text(over["handling"])
         entry.handling_by_officer = True
@@ -590,13 +593,19 @@ def select_entries(
     thresholds: dict[str, float],
     province_names: Iterable[str] = (),
 ) -> Selection:
+    from store.models import Source
+
     rows = load_rows(session, start, end, thresholds=thresholds)
     keep = included(rows)
     groups = group_rows(keep)
     province_keys = {match_key(n).removeprefix("tỉnh ").strip() for n in province_names if n}
     texts = load_texts(session, [pick_representative(g)[0].id for g in groups])
+    titles = {n: outlet_name(t, n) for n, t in session.execute(select(Source.name, Source.title))}
     entries = [
-        make_entry(g, texts=texts, rules=rules, tz=tz, province_keys=province_keys) for g in groups
+        make_entry(
+            g, texts=texts, rules=rules, tz=tz, province_keys=province_keys, outlet_titles=titles
+        )
+        for g in groups
     ]
     return Selection(entries=entries, rows=rows, included=keep)
 

@@ -14,9 +14,11 @@ from collections import Counter
 
 from classify.text import match_key, nfc, sentences
 
-MAX_CHARS = 420  # a comfortable two or three sentences on a phone
+MAX_CHARS = 360  # two or three sentences: about six lines on a phone
 HARD_CHARS = 700  # the lead and one more sentence may go up to this
 MIN_WORDS = 5  # shorter fragments (captions, "Ảnh: …") are not summary sentences
+MAX_CANDIDATES = 20  # a summary comes from the top of an article; keeps long ones quick
+MAX_TEXT = 6000  # characters read (to a paragraph break) for the same reason
 
 # Function syllables that say nothing about what a sentence is about (match-key form).
 _STOP = frozenset(
@@ -62,8 +64,9 @@ def clean_lead(text: str) -> str:
     return text
 
 
-def _tokens(sentence: str) -> list[str]:
-    words = [w for w in _WORD.findall(match_key(sentence)) if not w.isdigit()]
+def _tokens(key: str) -> list[str]:
+    """Syllable unigrams (no function words) and bigrams of a sentence's match key."""
+    words = [w for w in _WORD.findall(key) if not w.isdigit()]
     uni = [w for w in words if w not in _STOP and len(w) > 1]
     bi = [
         f"{a}_{b}"
@@ -73,39 +76,64 @@ def _tokens(sentence: str) -> list[str]:
     return uni + bi
 
 
-def _cosine(a: Counter, b: Counter, idf: dict[str, float]) -> float:
-    if not a or not b:
+def _weighted(tokens: Counter, idf: dict[str, float]) -> tuple[dict[str, float], float]:
+    vec = {t: v * idf[t] for t, v in tokens.items()}
+    return vec, math.sqrt(sum(x * x for x in vec.values()))
+
+
+def _cosine(a: tuple[dict[str, float], float], b: tuple[dict[str, float], float]) -> float:
+    (va, na), (vb, nb) = a, b
+    if not na or not nb:
         return 0.0
-    dot = sum(a[t] * b[t] * idf[t] ** 2 for t in a.keys() & b.keys())
-    if not dot:
-        return 0.0
-    na = math.sqrt(sum((v * idf[t]) ** 2 for t, v in a.items()))
-    nb = math.sqrt(sum((v * idf[t]) ** 2 for t, v in b.items()))
+    if len(va) > len(vb):
+        va, vb = vb, va
+    dot = sum(x * vb[t] for t, x in va.items() if t in vb)
     return dot / (na * nb)
 
 
-def _usable(sentence: str, title_key: str) -> bool:
+def _usable(sentence: str, key: str, title_key: str) -> bool:
     if _BOILER.match(sentence):
         return False
-    if match_key(sentence).rstrip(" .!?…") == title_key:
+    if key.rstrip(" .!?…") == title_key:
         return False
     return len(_WORD.findall(sentence)) >= MIN_WORDS
 
 
-def candidate_sentences(title: str, text: str) -> list[str]:
-    """The text's sentences fit for a summary, in order (dateline off the first)."""
+def _head(text: str, limit: int = MAX_TEXT) -> str:
+    """The text up to the last paragraph break before ``limit`` (never inside a sentence);
+    the whole text when it has no break there."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind("\n", 0, limit)
+    return text[:cut] if cut > 0 else text
+
+
+def _candidates(title: str, text: str) -> list[tuple[str, str]]:
+    """(sentence, match key) for the text's sentences fit for a summary, in order."""
     title_key = match_key(title or "").rstrip(" .!?…")
-    out: list[str] = []
-    text = text or ""
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    text = _head(text or "")
     if _TAG.search(text):
         text = re.sub(r"[ \t]+([.,;:!?…])", r"\1", _TAG.sub(" ", text))
     for i, s in enumerate(sentences(text)):
         if i == 0:
             s = clean_lead(s).strip()
         s = strip_leading_symbols(s).strip()
-        if s and _usable(s, title_key) and s not in out:
-            out.append(s)
+        if not s or s in seen:
+            continue
+        key = match_key(s)
+        if _usable(s, key, title_key):
+            out.append((s, key))
+            seen.add(s)
+            if len(out) >= MAX_CANDIDATES:
+                break
     return out
+
+
+def candidate_sentences(title: str, text: str) -> list[str]:
+    """The text's sentences fit for a summary, in order (dateline off the first)."""
+    return [s for s, _ in _candidates(title, text)]
 
 
 def summarize(
@@ -120,29 +148,34 @@ def summarize(
 
     ``fallback`` (e.g. the item's own sapo) is used when the text gives no usable sentence.
     """
-    sents = candidate_sentences(title, text)
-    if not sents and fallback:
-        sents = candidate_sentences(title, fallback)
+    cands = _candidates(title, text)
+    if not cands and fallback:
+        cands = _candidates(title, fallback)
+    sents = [s for s, _ in cands]
     if not sents:
         # A very short post: keep it whole if it is short, else nothing (never cut).
         rest = nfc(" ".join((text or fallback or "").split()))
         return rest if 0 < len(rest) <= max_chars and match_key(rest) != match_key(title) else ""
     if len(sents) == 1:
         return sents[0]
-    toks = [Counter(_tokens(s)) for s in sents]
-    title_toks = Counter(_tokens(title or ""))
+    n = len(sents)
+    toks = [Counter(_tokens(k)) for _, k in cands]
+    title_toks = Counter(_tokens(match_key(title or "")))
     df: Counter = Counter()
     for t in toks:
         df.update(t.keys())
-    n = len(sents)
     idf = {t: math.log(1 + n / c) for t, c in df.items()}
     for t in title_toks:
         idf.setdefault(t, math.log(1 + n))
-    scores = []
-    for i, t in enumerate(toks):
-        others = [_cosine(t, u, idf) for j, u in enumerate(toks) if j != i]
-        central = sum(others) / len(others)
-        scores.append(central + 0.5 * _cosine(t, title_toks, idf) - 0.01 * i)
+    vecs = [_weighted(t, idf) for t in toks]
+    title_vec = _weighted(title_toks, idf)
+    sims = [[0.0] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(i + 1, n):
+            sims[i][j] = sims[j][i] = _cosine(vecs[i], vecs[j])
+    scores = [
+        sum(sims[i]) / (n - 1) + 0.5 * _cosine(vecs[i], title_vec) - 0.01 * i for i in range(n)
+    ]
     chosen = [0]  # the lead
     length = len(sents[0])
     for i in sorted(range(1, n), key=lambda k: -scores[k]):

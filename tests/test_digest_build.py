@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import unicodedata
@@ -183,6 +184,7 @@ class World:
 
     def build(self, day: date = DAY, **kw):
         kw.setdefault("now", NOW + (day - DAY))
+        kw.setdefault("pdf", False)  # LibreOffice takes seconds; the PDF tests ask for it
         return build_digest(self.factory, self.profile, "demo", day, self.settings, **kw)
 
 
@@ -607,9 +609,9 @@ def test_a_sent_digest_is_never_rebuilt(world):
 def test_pdf_made_when_soffice_is_on_path_else_skipped_with_a_reason(world, monkeypatch):
     world.item("baovinhlong", "Vĩnh Long thu hút 12 dự án", LEAD, vn(DAY, 1))
     monkeypatch.setenv("PATH", str(world.tmp / "empty-bin"))
-    result = world.build()
+    result = world.build(pdf=True)
     assert "pdf" not in result.files
-    assert any("PDF" in w for w in result.warnings)
+    assert any("LibreOffice" in w for w in result.warnings)
     fake = world.tmp / "bin"
     fake.mkdir()
     script = fake / "soffice"
@@ -621,9 +623,21 @@ def test_pdf_made_when_soffice_is_on_path_else_skipped_with_a_reason(world, monk
     )
     script.chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake}{os.pathsep}/usr/bin{os.pathsep}/bin")
-    result = world.build()
+    result = world.build(pdf=True)
     assert result.files["pdf"].read_bytes().startswith(b"%PDF")
     assert result.files["pdf"].name == "diem-tin.pdf"
+    monkeypatch.setenv("PATH", str(world.tmp / "empty-bin"))
+    result = world.build(pdf=True)  # converter gone: no stale PDF of an older build is left
+    assert "pdf" not in result.files
+    assert not (archive_dir(world.settings, "demo", DAY) / "diem-tin.pdf").exists()
+
+
+@pytest.mark.skipif(not shutil.which("soffice"), reason="LibreOffice (soffice) không có trên máy")
+def test_real_pdf_with_libreoffice(world):
+    world.item("baovinhlong", "Vĩnh Long thu hút 12 dự án", LEAD, vn(DAY, 1))
+    result = world.build(pdf=True)
+    pdf = result.files["pdf"].read_bytes()
+    assert pdf.startswith(b"%PDF") and len(pdf) > 5000
 
 
 # ── counts and spikes ────────────────────────────────────────────────────────────────────────

@@ -33,6 +33,9 @@ from store.models import Delivery, Digest
 from store.profile import load_profile
 from store.settings import SmtpSettings, load_settings
 
+# The test servers take a login without TLS on purpose (the password test); aiosmtpd warns.
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+
 ROOT = Path(__file__).resolve().parents[1]
 TZ = dt.timezone(dt.timedelta(hours=7))
 DAY = dt.date(2025, 7, 15)
@@ -719,3 +722,27 @@ def test_a_script_in_a_title_arrives_inert_in_the_email(session_factory, tmp_pat
     with zipfile.ZipFile(io.BytesIO(docx.get_content())) as z:
         body = z.read("word/document.xml").decode("utf-8")
     assert "<script" not in body and "&lt;script&gt;" in body
+
+
+def test_cli_build_prints_the_paths_and_copies_them_with_out(tmp_path, sqlite_url):
+    pytest.importorskip("digest.build")
+    profile = write_profile(tmp_path)
+    out = tmp_path / "ban-in"
+    result = CliRunner().invoke(
+        cli_app(),
+        ["--database-url", sqlite_url, "digest", "build", "-p", str(profile), "-d", "15/07/2025"],
+    )
+    assert result.exit_code == 0, result.output
+    archived = dict(line.split("\t", 1) for line in result.stdout.splitlines() if "\t" in line)
+    assert {"html", "txt", "docx", "png"} <= set(archived)
+    again = CliRunner().invoke(
+        cli_app(),
+        ["--database-url", sqlite_url, "digest", "build", "-p", str(profile)]
+        + ["--date", "2025-07-15", "--out", str(out)],
+    )
+    assert again.exit_code == 0, again.output
+    copied = dict(line.split("\t", 1) for line in again.stdout.splitlines() if "\t" in line)
+    assert set(copied) == set(archived)
+    assert all(Path(p).parent == out.resolve() and Path(p).exists() for p in copied.values())
+    bad = CliRunner().invoke(cli_app(), ["digest", "build", "-p", str(profile), "-d", "hôm kia"])
+    assert bad.exit_code == 2

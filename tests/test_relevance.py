@@ -509,3 +509,203 @@ def test_to_dict_is_json_ready(gz: Gazetteer) -> None:
     d = r.to_dict()
     assert json.loads(json.dumps(d, ensure_ascii=False)) == d
     assert d["relevant"] is True and d["places"][0]["code"] == "khanh_hoa"
+
+
+# ── passing mentions: routes, clubs named in the title, national lists, hashtags ──
+# (id, title, text, relevant, the passing kind the Vĩnh Long mentions must get when not relevant)
+PASSING_CASES = [
+    # a place passed through on the way elsewhere
+    (
+        "route-vi-ngang-qua",
+        "Trên đường về Cần Thơ",
+        "Cuối tuần mình chạy xe từ Sài Gòn về Cần Thơ, đi ngang qua Vĩnh Long thì ghé ăn trưa. "
+        "Đường đẹp, xe ít.",
+        False,
+        "di_qua",
+    ),
+    (
+        "route-vi-tren-duong-qua",
+        "Kinh nghiệm đi Cà Mau bằng xe máy",
+        "Trên đường đi Cà Mau mình qua Vĩnh Long, Cần Thơ rồi Bạc Liêu, ai có kinh nghiệm chỉ "
+        "giúp với.",
+        False,
+        "di_qua",
+    ),
+    (
+        "route-vi-tu-ve-qua",
+        "Xe khách từ Sài Gòn về Cần Thơ qua Vĩnh Long mất mấy tiếng?",
+        "Mọi người cho hỏi đi xe khách mất bao lâu ạ.",
+        False,
+        "di_qua",
+    ),
+    (
+        "route-en-via",
+        "Riding Saigon to Can Tho via Vinh Long: road conditions?",
+        "Planning to ride QL1 down to Can Tho next weekend, passing Vinh Long on the way. Any "
+        "roadworks I should know about?",
+        False,
+        "di_qua",
+    ),
+    (
+        "route-en-through-on-the-way",
+        "Bus trip to Can Tho",
+        "We drove through Vinh Long on our way to Can Tho. Nice bridges.",
+        False,
+        "di_qua",
+    ),
+    (
+        "route-en-chain",
+        "Cycling the Mekong Delta",
+        "Passing through Vinh Long and Tra Vinh on the way to Soc Trang.",
+        False,
+        "di_qua",
+    ),
+    # … but a road, a storm or an accident there is the province's news
+    (
+        "route-counter-accident-on-road",
+        "Xe tải lật trên QL53 đoạn qua xã Long Hồ, tỉnh Vĩnh Long",
+        "Vụ tai nạn khiến giao thông ùn tắc nhiều giờ.",
+        True,
+        None,
+    ),
+    (
+        "route-counter-storm",
+        "Bão số 9 đi ngang qua Vĩnh Long",
+        "Bão gây mưa lớn, nhiều nhà ở tỉnh Vĩnh Long bị tốc mái.",
+        True,
+        None,
+    ),
+    (
+        "route-counter-storm-en",
+        "Storm passes through Vinh Long, damaging homes",
+        "Typhoon Kajiki passed through Vinh Long province overnight.",
+        True,
+        None,
+    ),
+    (
+        "route-counter-expressway",
+        "Cao tốc Mỹ Thuận – Cần Thơ đi qua Vĩnh Long thông xe",
+        "Tuyến cao tốc đi qua tỉnh Vĩnh Long dài 23 km.",
+        True,
+        None,
+    ),
+    (
+        "route-counter-destination",
+        "Khách du lịch đến Vĩnh Long tăng mạnh",
+        "Nhiều du khách từ TP.HCM về Vĩnh Long nghỉ dưỡng ở cù lao An Bình.",
+        True,
+        None,
+    ),
+    # a title that names the province as a club: the bare mentions below are the club
+    (
+        "club-title-forum",
+        "Bàn chuyện đội bóng Vĩnh Long mùa này",
+        "Vòng này Vĩnh Long đá sân khách Cần Thơ, anh em dự đoán tỉ số bao nhiêu?",
+        False,
+        "the_thao",
+    ),
+    (
+        "club-title-no-cue-in-body",
+        "Bàn chuyện đội bóng Vĩnh Long mùa này",
+        "Vĩnh Long đá hay quá, anh em thấy sao?",
+        False,
+        "the_thao",
+    ),
+    (
+        "club-title-en-fc",
+        "Vinh Long FC sign new striker",
+        "The club from Vinh Long announced the deal on Monday.",
+        False,
+        "the_thao",
+    ),
+    (
+        "club-counter-stadium",
+        "Vĩnh Long: khánh thành sân vận động tỉnh",
+        "Sân vận động có sức chứa 10.000 chỗ ngồi.",
+        True,
+        None,
+    ),
+    (
+        "club-counter-province-tournament",
+        "UBND tỉnh Vĩnh Long tổ chức giải bóng đá thiếu niên",
+        "Giải bóng đá thu hút 20 đội tham gia.",
+        True,
+        None,
+    ),
+    # an item about all 34 provinces
+    (
+        "national-en-map",
+        "Map of Vietnam's 34 new provinces after the July 2025 merger",
+        "Made this map with the new names. Vinh Long now includes Ben Tre and Tra Vinh, An Giang "
+        "took Kien Giang, etc.",
+        False,
+        "danh_sach",
+    ),
+    (
+        "national-vi-map",
+        "Bản đồ 34 tỉnh, thành phố mới sau sáp nhập",
+        "Mình vẽ lại bản đồ. Vĩnh Long nay gồm Bến Tre và Trà Vinh, An Giang nhận thêm Kiên "
+        "Giang, v.v.",
+        False,
+        "danh_sach",
+    ),
+    (
+        "national-counter-en",
+        "Vinh Long now includes Ben Tre and Tra Vinh: what changes for residents",
+        "Residents of the merged province will keep their ID cards.",
+        True,
+        None,
+    ),
+    (
+        "national-counter-vi",
+        "Vĩnh Long nay gồm Bến Tre và Trà Vinh",
+        "Người dân ba tỉnh cũ không phải đổi giấy tờ.",
+        True,
+        None,
+    ),
+    # hashtags: inside a sentence they name the place; at the end of a post they are tags
+    (
+        "hashtag-tags-for-reach",
+        "Cà Mau mùa gió chướng, biển Khai Long đẹp lắm #CaMau #MienTay #VinhLong",
+        "Cà Mau mùa gió chướng, biển Khai Long đẹp lắm #CaMau #MienTay #VinhLong",
+        False,
+        "the_tag",
+    ),
+    (
+        "hashtag-inline",
+        "",
+        "Sunrise over the river from a homestay in #VinhLong. The Mekong is magic. #travel",
+        True,
+        None,
+    ),
+    # a bare old district name after "ở": the place, no need for the province to be named
+    ("locative-old-district", "Vỡ đê ở Cầu Ngang có thật không mọi người?", "", True, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "relevant", "passing"),
+    [c[1:] for c in PASSING_CASES],
+    ids=[c[0] for c in PASSING_CASES],
+)
+def test_passing_mentions(
+    gz: Gazetteer, title: str, text: str, relevant: bool, passing: str | None
+) -> None:
+    r = relevance(title, text, "vinh_long", gazetteer=gz)
+    assert r.relevant is relevant, (r.score, r.reasons)
+    mine = [x for x in r.mentions if x.match.province_code == "vinh_long"]
+    assert mine
+    if passing:
+        assert all(x.passing for x in mine), [(x.match.surface, x.passing) for x in mine]
+        assert any(x.passing == passing for x in mine)
+        assert any(x.startswith("Chỉ nhắc qua") for x in r.reasons)
+    r2 = relevance(nfd(title), nfd(text), "vinh_long", gazetteer=gz)
+    assert r2.relevant is relevant and abs(r2.score - r.score) < 1e-9
+
+
+def test_hashtag_is_listed_as_written(gz: Gazetteer) -> None:
+    r = relevance("", "Chính quyền #VinhLong đâu rồi? Vỡ đê Cầu Ngang #TraVinh", "vinh_long",
+                  gazetteer=gz)  # fmt: skip
+    tags = {x.match.surface: x.passing for x in r.mentions if x.match.surface.startswith("#")}
+    assert tags == {"#VinhLong": None, "#TraVinh": "the_tag"}
+    assert r.relevant and any("#VinhLong" in x for x in r.reasons)

@@ -522,7 +522,11 @@ def test_docx_and_xlsx_say_the_counts(store, tmp_path):
     assert doc.styles["Normal"].font.name == "Times New Roman"
     assert 13 <= doc.styles["Normal"].font.size.pt <= 14
     head = doc.tables[0].rows[0].cells
-    assert "SỞ VĂN HÓA, THỂ THAO VÀ DU LỊCH TỈNH VĨNH LONG" in head[0].text
+    assert head[0].text.split("\n")[:2] == [
+        "UBND TỈNH VĨNH LONG",
+        "SỞ VĂN HÓA, THỂ THAO VÀ DU LỊCH",
+    ]
+    assert "/BC-SVHTTDL" in head[0].text
     assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in head[1].text
     assert "Vĩnh Long, ngày 02 tháng 11 năm 2026" in head[1].text
     text = "\n".join(p.text for p in doc.paragraphs)
