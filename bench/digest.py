@@ -14,6 +14,8 @@ officer's decision. Then a fresh process (so synthesis memory does not count) ti
            the PDF, and (when LibreOffice is installed) once with it;
 * phases — `collect`, `render_files`, `render_html` and the PDF conversion alone;
 
+* report — `digest.report` over the same rows (build_report, DOCX and XLSX);
+
 and reports peak memory: the Python heap (tracemalloc) of each, and the process's peak RSS.
 
     python bench/digest.py [--items 10000] [--stories 2000] [--repeat 3] [--cprofile]
@@ -499,6 +501,21 @@ def measure(db_url: str, profile_path: Path, data_dir: Path, repeat: int, cprofi
         files = full.files
         out["soffice_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
+    # The periodic report over the same rows (a month holding this one day).
+    from digest.report import build_report, write_docx, write_xlsx
+
+    def periodic():
+        with factory() as session:
+            rep = build_report(
+                session, prof, DAY.replace(day=1), DAY, tz=TZ, profile_name=name, now=now
+            )
+        write_docx(rep, folder / "bao-cao.docx")
+        write_xlsx(rep, folder / "bao-cao.xlsx")
+        return rep
+
+    out["report_s"], rep = _timed(periodic, repeat)
+    out["report_items"] = rep.total
+
     out.update(
         entries=sum(len(s.entries) for s in data.sections if not s.brief),
         sections={s.code: len(s.entries) for s in data.sections},
@@ -558,6 +575,7 @@ def report(m: dict, synth_s: float, n_items: int, n_stories: int) -> None:
             ("  PDF by LibreOffice alone", m["pdf_s"]),
             ("build_digest with PDF", m["full_build_s"]),
         ]
+    rows.append((f"periodic report ({m['report_items']} items, DOCX+XLSX)", m["report_s"]))
     for label, xs in rows:
         print(f"{label:40}{med(xs):>9.3f}   {_runs(xs)}")
     print(

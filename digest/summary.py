@@ -12,13 +12,15 @@ import math
 import re
 from collections import Counter
 
+import numpy as np
+
 from classify.text import match_key, nfc, sentences
 
 MAX_CHARS = 360  # two or three sentences: about six lines on a phone
 HARD_CHARS = 700  # the lead and one more sentence may go up to this
 MIN_WORDS = 5  # shorter fragments (captions, "Ảnh: …") are not summary sentences
 MAX_CANDIDATES = 20  # a summary comes from the top of an article; keeps long ones quick
-MAX_TEXT = 6000  # characters read (to a paragraph break) for the same reason
+MAX_TEXT = 4000  # characters read (to a paragraph break) for the same reason
 
 # Function syllables that say nothing about what a sentence is about (match-key form).
 _STOP = frozenset(
@@ -74,21 +76,6 @@ def _tokens(key: str) -> list[str]:
         if not (a in _STOP and b in _STOP)
     ]
     return uni + bi
-
-
-def _weighted(tokens: Counter, idf: dict[str, float]) -> tuple[dict[str, float], float]:
-    vec = {t: v * idf[t] for t, v in tokens.items()}
-    return vec, math.sqrt(sum(x * x for x in vec.values()))
-
-
-def _cosine(a: tuple[dict[str, float], float], b: tuple[dict[str, float], float]) -> float:
-    (va, na), (vb, nb) = a, b
-    if not na or not nb:
-        return 0.0
-    if len(va) > len(vb):
-        va, vb = vb, va
-    dot = sum(x * vb[t] for t, x in va.items() if t in vb)
-    return dot / (na * nb)
 
 
 def _usable(sentence: str, key: str, title_key: str) -> bool:
@@ -167,15 +154,18 @@ def summarize(
     idf = {t: math.log(1 + n / c) for t, c in df.items()}
     for t in title_toks:
         idf.setdefault(t, math.log(1 + n))
-    vecs = [_weighted(t, idf) for t in toks]
-    title_vec = _weighted(title_toks, idf)
-    sims = [[0.0] * n for _ in range(n)]
-    for i in range(n):
-        for j in range(i + 1, n):
-            sims[i][j] = sims[j][i] = _cosine(vecs[i], vecs[j])
-    scores = [
-        sum(sims[i]) / (n - 1) + 0.5 * _cosine(vecs[i], title_vec) - 0.01 * i for i in range(n)
-    ]
+    vocab = {t: i for i, t in enumerate(idf)}
+    m = np.zeros((n + 1, len(vocab)))
+    for i, counts in enumerate([*toks, title_toks]):
+        for t, v in counts.items():
+            m[i, vocab[t]] = v * idf[t]
+    norms = np.linalg.norm(m, axis=1)
+    norms[norms == 0] = 1.0
+    m /= norms[:, None]
+    sims = m @ m.T  # cosine similarities; the last row and column are the title's
+    np.fill_diagonal(sims, 0.0)
+    central = sims[:n, :n].sum(axis=1) / (n - 1)
+    scores = [float(central[i] + 0.5 * sims[i, n]) - 0.01 * i for i in range(n)]
     chosen = [0]  # the lead
     length = len(sents[0])
     for i in sorted(range(1, n), key=lambda k: -scores[k]):
