@@ -94,4 +94,4 @@ def test_decisions_become_weighted_training_rows(tmp_path):
 
     seed = load_rows(SEED_DIR / "train.jsonl")[:300]
     result = train(seed, [], None, out_dir=None, extra_rows=rows)
-    assert result.sizes and sum(result.sizes.values()) >= 301
+    assert result.sizes == {"train": 300, "extra": 1, "dev": 0}
