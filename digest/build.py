@@ -62,6 +62,7 @@ FILES = {
     "pdf": "diem-tin.pdf",
     "png": "bieu-do.png",
 }
+# Statuses a rebuild never touches ("approved" only yields to force=True; see _frozen).
 FROZEN = ("sent", "sending", "approved")
 PDF_TIMEOUT = 180
 
