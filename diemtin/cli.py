@@ -378,6 +378,27 @@ def demo_cmd(
         f"{done.stories_new} câu chuyện mới."
     )
     _print_flagged(settings)
+    _demo_digest(settings, prof)
+
+
+def _demo_digest(settings: Settings, prof) -> None:
+    """Build today's digest from what the demo produced and print where it is."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from digest.build import build_digest
+    from store.db import open_store
+
+    today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
+    result = build_digest(open_store(settings.db_url), prof, "demo", today, settings)
+    console.print(f"[bold]Điểm tin số {result.number}, ngày {today:%d/%m/%Y}[/]: {result.subject}")
+    for fmt, path in result.files.items():
+        console.print(f"  {fmt}: {path}", soft_wrap=True)
+    for warning in getattr(result, "warnings", []) or []:
+        console.print(f"[yellow]{warning}[/]")
+    html = result.files.get("html")
+    if html:
+        console.print(f"Điểm tin hôm nay: {html}", soft_wrap=True)
 
 
 def _print_flagged(settings: Settings, limit: int = 15) -> None:

@@ -10,6 +10,7 @@ referenced as ``cid:bieu-do`` (the sender attaches the PNG with that Content-ID)
 from __future__ import annotations
 
 import io
+import re
 from datetime import date, datetime
 from functools import lru_cache
 
@@ -21,6 +22,7 @@ from .model import DayCounts, DigestData, Entry
 from .stats import fmt_num
 
 CHART_CID = "bieu-do"
+_INDENT = re.compile(r"\n[ \t]+")
 TEMPLATE_DIR = TEMPLATES_DIR / "digest"
 WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
 TONE_COLOURS = {
@@ -159,8 +161,11 @@ def render_html(data: DigestData, *, image_src: str | None = None) -> str:
         keep_style_tags=False,
         keep_at_rules=True,
         load_remote_stylesheets=False,
+        minify_css=True,
     )
-    return inliner.inline(html)
+    # Indentation off (Gmail clips messages above ~100 KB); newlines stay, so the spaces
+    # between inline elements do too.
+    return _INDENT.sub("\n", inliner.inline(html))
 
 
 def render_text(data: DigestData) -> str:

@@ -11,9 +11,18 @@ Rules (see also ARCHITECTURE.md, "Digest"):
   clears the flags (nothing to handle) unless it sets them itself. Within a story the newest
   decision among its items speaks for the whole story, field by field.
 * One entry per story (unclassified items: per identical title). Its representative copy gives
-  the title, link and summary: for a flagged story the most serious copy (so the rumour, not its
-  denial, heads the entry), otherwise a press copy from the weightiest outlet. The entry's channel
-  is the representative's.
+  the title, link and summary: for a flagged story the most misleading, then most serious copy
+  (so the rumour, not its denial, heads the entry), otherwise a press copy from the weightiest
+  outlet. The entry's channel is the representative's; its outlets are every outlet that carried
+  the story in the window (two feeds of one paper, "X — sitemap" and "X — RSS", count once).
+
+Sections (`build_sections`), in order: I needs handling (sensitive ``nhay_cam``/``can_chu_y``,
+negative ``tieu_cuc`` or misleading, not dismissed, status not ``bo_qua``), each with its
+proposed handling; II central, III local, IV foreign press, V social media (everything else, by
+the entry's channel; an entry of I is not repeated); VI positive coverage: the ``tich_cuc``
+stories of II–V listed again briefly, each pointing back to its entry ("xem mục III.2"), with the
+handling said once when they share it. Within a section: severity, then spread (outlets), source
+weight, and the newest first.
 """
 
 from __future__ import annotations
