@@ -332,16 +332,30 @@ def segmenter() -> tuple[str, Callable[[str], list[str]], Callable[[str], list[s
         return "regex", _regex_sentences, _regex_words
 
 
+_URL = re.compile(r"(?:https?://|www\.)[^\s<>\"]+[^\s<>\".,;:!?)\]]")
+_URL_MARK = re.compile(r"URLMARK(\d+)Z")
+
+
 def sentences(text: str) -> list[str]:
-    """Sentences of ``text`` (NFC), paragraph breaks always ending a sentence."""
+    """Sentences of ``text`` (NFC), paragraph breaks always ending a sentence. Web addresses
+    are kept whole (a splitter would cut them at their dots)."""
     if not text:
         return []
     _, sent_tokenize, _ = segmenter()
+    urls: list[str] = []
+
+    def hide(m: re.Match[str]) -> str:
+        urls.append(m.group(0))
+        return f"URLMARK{len(urls) - 1}Z"
+
+    def show(s: str) -> str:
+        return _URL_MARK.sub(lambda m: urls[int(m.group(1))], s)
+
     out: list[str] = []
-    for para in re.split(r"\s*[\r\n]+\s*", nfc(text).translate(_NBSP)):
+    for para in re.split(r"\s*[\r\n]+\s*", _URL.sub(hide, nfc(text).translate(_NBSP))):
         para = " ".join(para.split())
         if para:
-            out.extend(s.strip() for s in sent_tokenize(para) if s.strip())
+            out.extend(show(s.strip()) for s in sent_tokenize(para) if s.strip())
     return out
 
 

@@ -147,6 +147,11 @@ def _context(data: DigestData) -> dict:
 # ── HTML and text ────────────────────────────────────────────────────────────────────────────
 
 
+# Entries shown in full per channel section of the e-mail; the rest by title (Gmail clips
+# messages over ~100 KB, and a leader reads it on a phone). Section I is always in full.
+EMAIL_FULL_ENTRIES = 10
+
+
 def render_html(data: DigestData, *, image_src: str | None = None) -> str:
     """The e-mail body: table layout, CSS inlined, the chart as ``cid:bieu-do``.
 
@@ -156,7 +161,9 @@ def render_html(data: DigestData, *, image_src: str | None = None) -> str:
     import css_inline
 
     src = image_src or f"cid:{CHART_CID}"
-    html = _env().get_template("email.html.j2").render(**_context(data), chart_src=src)
+    html = _env().get_template("email.html.j2").render(
+        **_context(data), chart_src=src, full_entries=EMAIL_FULL_ENTRIES
+    )
     inliner = css_inline.CSSInliner(
         keep_style_tags=False,
         keep_at_rules=True,

@@ -354,3 +354,30 @@ def test_date_used_is_the_digest_day_not_the_build_day(world):
     assert result.data.day == DAY
     assert "Vĩnh Long, ngày 21 tháng 11 năm 2026" in _docx_text(Document(str(result.files["docx"])))
     assert result.data.day == date(2026, 11, 21)
+
+
+def test_long_channel_sections_list_titles_past_the_first_entries(world):
+    """A busy day stays short enough to read on a phone (and under Gmail's clipping size):
+    past the first entries of a channel section the e-mail gives titles only, the DOCX all."""
+    from digest.render import EMAIL_FULL_ENTRIES
+
+    n = EMAIL_FULL_ENTRIES + 5
+    for i in range(n):
+        world.item(
+            "baovinhlong",
+            f"Vĩnh Long trao {i + 1} căn nhà đại đoàn kết cho hộ nghèo xã Hiếu Phụng số {i + 1}",
+            f"Sáng nay xã Hiếu Phụng, tỉnh Vĩnh Long trao nhà đại đoàn kết cho hộ số {i + 1}. "
+            "Mỗi căn trị giá 60 triệu đồng, do Mặt trận Tổ quốc tỉnh vận động. "
+            "Các hộ được nhận đều thuộc diện hộ nghèo, có hoàn cảnh khó khăn.",
+            vn(DAY, i % 6, i),
+            tone="trung_lap",
+        )
+    result = world.build()
+    html = Path(result.files["html"]).read_text(encoding="utf-8")
+    doc = _docx_text(Document(str(result.files["docx"])))
+    last = f"hộ nghèo xã Hiếu Phụng số {n}"
+    assert last in html and last in doc  # nothing lost: the title is still there
+    assert "toàn văn trong tệp DOCX đính kèm" in html
+    # The summary of an entry past the cut is only in the DOCX.
+    assert html.count("Mỗi căn trị giá 60 triệu đồng") <= EMAIL_FULL_ENTRIES
+    assert doc.count("Mỗi căn trị giá 60 triệu đồng") >= n - 1

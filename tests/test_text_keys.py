@@ -150,3 +150,17 @@ def test_segmenter_does_not_pull_in_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_sentences_keep_web_addresses_whole():
+    from classify.text import sentences
+
+    text = (
+        "Clip lan truyền tại https://www.facebook.com/groups/tinnongmientay/posts/812. "
+        "Bà con đừng chia sẻ khi chưa rõ nguồn! Thông tin chính thức ở www.vinhlong.gov.vn."
+    )
+    assert sentences(text) == [
+        "Clip lan truyền tại https://www.facebook.com/groups/tinnongmientay/posts/812.",
+        "Bà con đừng chia sẻ khi chưa rõ nguồn!",
+        "Thông tin chính thức ở www.vinhlong.gov.vn.",
+    ]
