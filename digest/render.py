@@ -161,8 +161,10 @@ def render_html(data: DigestData, *, image_src: str | None = None) -> str:
     import css_inline
 
     src = image_src or f"cid:{CHART_CID}"
-    html = _env().get_template("email.html.j2").render(
-        **_context(data), chart_src=src, full_entries=EMAIL_FULL_ENTRIES
+    html = (
+        _env()
+        .get_template("email.html.j2")
+        .render(**_context(data), chart_src=src, full_entries=EMAIL_FULL_ENTRIES)
     )
     inliner = css_inline.CSSInliner(
         keep_style_tags=False,
