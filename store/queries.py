@@ -11,10 +11,10 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, select, union
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from store.models import CrawlRun, FetchLog, Item, ItemUrl, Rejected, Source, utcnow
+from store.models import CrawlRun, FetchLog, Item, Source, utcnow
 from store.profile import SourceConfig
 
 RUN_STATUSES = ("ok", "partial", "failed", "interrupted")
@@ -62,31 +62,6 @@ def sync_sources(
             row.enabled = False
     session.flush()
     return out
-
-
-def known_urls(session: Session, urls: Iterable[str]) -> set[str]:
-    """Which of `urls` are already stored: as an item, another address of an item, or a page
-    we refused. The crawlers skip these instead of fetching them again."""
-    wanted = list(dict.fromkeys(u for u in urls if u))
-    found: set[str] = set()
-    for chunk in _chunks(wanted):
-        stmt = union(
-            select(Item.url).where(Item.url.in_(chunk)),
-            select(ItemUrl.url).where(ItemUrl.url.in_(chunk)),
-            select(Rejected.url).where(Rejected.url.in_(chunk)),
-        )
-        found.update(session.scalars(stmt))
-    return found
-
-
-def item_by_url(session: Session, url: str) -> Item | None:
-    """The item at `url`, its canonical address or any other address it was reached by."""
-    item = session.scalars(select(Item).where(Item.url == url)).first()
-    if item is not None:
-        return item
-    return session.scalars(
-        select(Item).join(ItemUrl, ItemUrl.item_id == Item.id).where(ItemUrl.url == url)
-    ).first()
 
 
 def start_run(session: Session, profile: str, args: Mapping[str, Any] | None = None) -> CrawlRun:
@@ -283,8 +258,6 @@ def _last_message(errors: list | None) -> str | None:
 
 __all__ = [
     "finish_run",
-    "item_by_url",
-    "known_urls",
     "mark_interrupted_runs",
     "recent_fetch_logs",
     "source_health",

@@ -13,12 +13,11 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from store.db import alembic_config, make_engine, migrate, open_store, session_scope
+from store.items import find_item, stored_versions
 from store.models import CrawlRun, FetchLog, Item, ItemUrl, Rejected, Source
 from store.profile import SourceConfig
 from store.queries import (
     finish_run,
-    item_by_url,
-    known_urls,
     mark_interrupted_runs,
     recent_fetch_logs,
     source_health,
@@ -539,7 +538,8 @@ def test_start_finish_and_interrupted_runs(session_factory):
         assert s.get(CrawlRun, fine_id).status == "partial"
 
 
-def test_known_urls_and_item_by_url_across_tables(session_factory):
+def test_stored_versions_and_find_item_across_tables(session_factory):
+    """What a crawl asks before fetching: is this address stored (item, alias or refused)?"""
     base = "https://baovinhlong.example"
     with session_scope(session_factory) as s:
         src = add_source(s, "baovinhlong", "press_local", "Báo Vĩnh Long")
@@ -555,13 +555,13 @@ def test_known_urls_and_item_by_url_across_tables(session_factory):
         "",
     ]
     with session_factory() as s:
-        assert known_urls(s, asked) == set(asked[:3])
-        assert known_urls(s, []) == set()
+        assert set(stored_versions(s, asked)) == set(asked[:3])
+        assert stored_versions(s, []) == {}
         many = [f"{base}/n{i}.html" for i in range(1200)] + [f"{base}/a1.html"]
-        assert known_urls(s, many) == {f"{base}/a1.html"}
-        assert item_by_url(s, f"{base}/a1.html").id == item_id
-        assert item_by_url(s, f"{base}/a1.html?utm_source=facebook").id == item_id
-        assert item_by_url(s, f"{base}/empty.html") is None
+        assert set(stored_versions(s, many)) == {f"{base}/a1.html"}
+        assert find_item(s, [f"{base}/a1.html"]).id == item_id
+        assert find_item(s, [f"{base}/a1.html?utm_source=facebook"]).id == item_id
+        assert find_item(s, [f"{base}/empty.html"]) is None
 
 
 def test_source_health(session_factory):
