@@ -43,6 +43,8 @@ from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from store.taxonomy import TOPICS  # noqa: E402
+
 VNTC = ROOT.parent / "shared" / "data" / "corpus" / "vntc_sample.jsonl"
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = dt.date(2026, 11, 20)
@@ -98,24 +100,6 @@ OUTLETS = {
         ("fb-review-vinhlong", "Nhóm Facebook “Review Vĩnh Long”", 0.5),
     ],
 }
-TOPICS = [
-    "chu_quyen_bien_dao",
-    "bien_gioi",
-    "ton_giao",
-    "dan_toc",
-    "dan_chu_nhan_quyen",
-    "iuu",
-    "doi_ngoai",
-    "dau_tu_kinh_te",
-    "du_lich_van_hoa",
-    "an_ninh_trat_tu",
-    "tham_nhung_tieu_cuc",
-    "dat_dai_khieu_kien",
-    "tai_nan_thien_tai",
-    "moi_truong",
-    "xa_hoi",
-    "chi_dao_dieu_hanh",
-]
 # Common topics weigh more, as in a real province's day.
 TOPIC_WEIGHTS = [1, 1, 2, 2, 1, 2, 3, 10, 8, 6, 3, 4, 5, 3, 10, 12]
 PLACES = ["Vĩnh Long", "Trà Vinh", "Bến Tre", "Long Hồ", "Mang Thít", "Cầu Ngang", "Ba Tri"]

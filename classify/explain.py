@@ -5,29 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from classify.sensitivity import LEVEL_VI
 from store.models import Classification, Item, Source, Story
-
-TONE_VI = {"tich_cuc": "Tích cực", "trung_lap": "Trung lập", "tieu_cuc": "Tiêu cực"}
-MISLEADING_VI = {"khong": "Không", "chua_kiem_chung": "Chưa kiểm chứng", "sai_lech": "Sai lệch"}
-TOPIC_VI = {
-    "chu_quyen_bien_dao": "Chủ quyền biển, đảo",
-    "bien_gioi": "Biên giới, cửa khẩu",
-    "ton_giao": "Tôn giáo, tín ngưỡng",
-    "dan_toc": "Dân tộc",
-    "dan_chu_nhan_quyen": "Dân chủ, nhân quyền",
-    "iuu": "Chống khai thác IUU",
-    "doi_ngoai": "Hoạt động đối ngoại",
-    "dau_tu_kinh_te": "Đầu tư, kinh tế",
-    "du_lich_van_hoa": "Du lịch, văn hóa",
-    "an_ninh_trat_tu": "An ninh, trật tự",
-    "tham_nhung_tieu_cuc": "Tham nhũng, tiêu cực",
-    "dat_dai_khieu_kien": "Đất đai, khiếu kiện",
-    "tai_nan_thien_tai": "Tai nạn, thiên tai",
-    "moi_truong": "Môi trường",
-    "xa_hoi": "Y tế, giáo dục, an sinh",
-    "chi_dao_dieu_hanh": "Chỉ đạo, điều hành",
-}
+from store.taxonomy import LEVEL_VI, MISLEADING_VI, TONE_VI, TOPIC_VI
 
 
 def find(session: Session, ref: str) -> Item | None:

@@ -36,6 +36,16 @@ from typing import Any
 import numpy as np
 
 from classify.text import PLAIN_TABLE, match_key, nfc
+from store.taxonomy import (
+    LEVEL_VI,
+    MISLEADING,
+    MISLEADING_VI,
+    SENSITIVITY,
+    TONE_VI,
+    TONES,
+    TOPIC_VI,
+    TOPICS,
+)
 
 __all__ = [
     "DEFAULT_DIR",
@@ -57,27 +67,6 @@ __all__ = [
 
 DEFAULT_DIR = Path(__file__).resolve().parent / "models" / "default"
 
-TOPICS: tuple[str, ...] = (
-    "chu_quyen_bien_dao",
-    "bien_gioi",
-    "ton_giao",
-    "dan_toc",
-    "dan_chu_nhan_quyen",
-    "iuu",
-    "doi_ngoai",
-    "dau_tu_kinh_te",
-    "du_lich_van_hoa",
-    "an_ninh_trat_tu",
-    "tham_nhung_tieu_cuc",
-    "dat_dai_khieu_kien",
-    "tai_nan_thien_tai",
-    "moi_truong",
-    "xa_hoi",
-    "chi_dao_dieu_hanh",
-)
-TONES: tuple[str, ...] = ("tich_cuc", "trung_lap", "tieu_cuc")
-SENSITIVITY: tuple[str, ...] = ("binh_thuong", "can_chu_y", "nhay_cam")
-MISLEADING: tuple[str, ...] = ("khong", "chua_kiem_chung", "sai_lech")
 RELEVANT: tuple[str, ...] = ("false", "true")
 
 TASKS: tuple[str, ...] = ("topics", "tone", "sensitivity", "misleading", "relevant")
@@ -100,31 +89,10 @@ TASK_KIND: dict[str, str] = {
 
 # Vietnamese labels (docs/TAXONOMY.md): what a person reads next to the codes.
 LABEL_VI: dict[str, str] = {
-    "chu_quyen_bien_dao": "Chủ quyền biển, đảo",
-    "bien_gioi": "Biên giới, cửa khẩu",
-    "ton_giao": "Tôn giáo, tín ngưỡng",
-    "dan_toc": "Dân tộc",
-    "dan_chu_nhan_quyen": "Dân chủ, nhân quyền",
-    "iuu": "Chống khai thác IUU",
-    "doi_ngoai": "Hoạt động đối ngoại",
-    "dau_tu_kinh_te": "Đầu tư, kinh tế",
-    "du_lich_van_hoa": "Du lịch, văn hóa",
-    "an_ninh_trat_tu": "An ninh, trật tự",
-    "tham_nhung_tieu_cuc": "Tham nhũng, tiêu cực",
-    "dat_dai_khieu_kien": "Đất đai, khiếu kiện",
-    "tai_nan_thien_tai": "Tai nạn, thiên tai",
-    "moi_truong": "Môi trường",
-    "xa_hoi": "Y tế, giáo dục, an sinh",
-    "chi_dao_dieu_hanh": "Chỉ đạo, điều hành",
-    "tich_cuc": "Tích cực",
-    "trung_lap": "Trung lập",
-    "tieu_cuc": "Tiêu cực",
-    "binh_thuong": "Bình thường",
-    "can_chu_y": "Cần chú ý",
-    "nhay_cam": "Nhạy cảm",
-    "khong": "Không",
-    "chua_kiem_chung": "Chưa kiểm chứng",
-    "sai_lech": "Sai lệch",
+    **TOPIC_VI,
+    **TONE_VI,
+    **LEVEL_VI,
+    **MISLEADING_VI,
     "true": "Liên quan",
     "false": "Không liên quan",
 }

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-LEVELS = ("binh_thuong", "can_chu_y", "nhay_cam")
-LEVEL_VI = {"binh_thuong": "Bình thường", "can_chu_y": "Cần chú ý", "nhay_cam": "Nhạy cảm"}
+from store.taxonomy import LEVEL_VI, SENSITIVITY
+
+LEVELS = SENSITIVITY
 
 SENSITIVE_TOPICS = ["chu_quyen_bien_dao", "bien_gioi", "ton_giao", "dan_toc", "dan_chu_nhan_quyen"]
 

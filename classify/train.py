@@ -35,16 +35,13 @@ from classify.heads import (
     DEFAULT_DIR,
     DEFAULT_PARAMS,
     LABELS,
-    MISLEADING,
-    SENSITIVITY,
     TASKS,
-    TONES,
-    TOPICS,
     Heads,
     data_hash,
     fit_heads,
     row_text,
 )
+from store.taxonomy import KINDS, MISLEADING, SENSITIVITY, TONES, TOPICS
 
 __all__ = [
     "OFFICER_WEIGHT",
@@ -59,7 +56,6 @@ __all__ = [
 
 SEED_DIR = Path(__file__).resolve().parent / "seed"
 OFFICER_WEIGHT = 3.0  # default weight of an extra row (an officer's decision) without "weight"
-KINDS = ("press_local", "press_central", "press_foreign", "social")
 
 
 class RowError(ValueError):

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from store.profile import ProfileError, load_profile, parse_duration
 from store.settings import Settings, load_settings
+from store.taxonomy import CHANNEL_VI
 
 app = typer.Typer(
     help="Điểm tin — theo dõi báo chí, mạng xã hội về tỉnh và lập điểm tin hằng ngày.",
@@ -33,12 +34,6 @@ STATUS_VI = {
     "partial": "[yellow]có lỗi[/]",
     "error": "[red]hỏng[/]",
     "not_modified": "[green]không đổi[/]",
-}
-KIND_VI = {
-    "press_local": "Báo địa phương",
-    "press_central": "Báo trung ương",
-    "press_foreign": "Báo nước ngoài",
-    "social": "Mạng xã hội",
 }
 
 
@@ -83,7 +78,7 @@ def _summary_table(result) -> Table:
         st = s.stats
         table.add_row(
             s.name,
-            KIND_VI.get(s.kind, s.kind),
+            CHANNEL_VI.get(s.kind, s.kind),
             STATUS_VI.get(s.status, s.status),
             str(st.pages),
             str(st.new),
@@ -214,7 +209,7 @@ def sources_list(
         table.add_row(
             s.name,
             s.title,
-            KIND_VI[s.kind],
+            CHANNEL_VI[s.kind],
             s.type,
             s.interval,
             "có" if s.verified else "[yellow]chưa[/]",
@@ -405,10 +400,9 @@ def _print_flagged(settings: Settings, limit: int = 15) -> None:
     """The items an officer should look at first: sensitive or misleading, most severe first."""
     from sqlalchemy import case, or_, select
 
-    from classify.explain import MISLEADING_VI
-    from classify.sensitivity import LEVEL_VI
     from store.db import open_store
     from store.models import Classification, Item, Source
+    from store.taxonomy import LEVEL_VI, MISLEADING_VI
 
     severity = case(
         (Classification.sensitivity == "nhay_cam", 2),

@@ -35,10 +35,10 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from classify.explain import MISLEADING_VI
 from store.models import Alert, Classification, Decision, Delivery, Item, Source, Story, utcnow
 from store.profile import Profile
 from store.settings import Settings
+from store.taxonomy import MISLEADING_VI
 
 from .schedule import DeliveryConfig, address_of, delivery_config
 from .smtp import EX_TEMPFAIL, Group, Outcome, message_id, send_groups, send_lock, sender_domain

@@ -33,8 +33,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from classify.sensitivity import LEVEL_VI
 from classify.text import strip_diacritics
+from store.taxonomy import LEVEL_VI
 
 from .handling import load_rules
 from .model import DigestData, Entry

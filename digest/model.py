@@ -10,17 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from classify.explain import MISLEADING_VI, TONE_VI, TOPIC_VI
-from classify.sensitivity import LEVEL_VI
+from store.taxonomy import CHANNEL_VI, LEVEL_VI, MISLEADING_VI, TONE_VI, TOPIC_VI
 
-CHANNEL_VI = {
-    "press_central": "Báo chí Trung ương",
-    "press_local": "Báo chí địa phương",
-    "press_foreign": "Báo chí nước ngoài",
-    "social": "Mạng xã hội",
-}
 CHANNELS = tuple(CHANNEL_VI)
-TONES = ("tich_cuc", "trung_lap", "tieu_cuc")
 UNLABELLED = "chua_phan_loai"
 UNLABELLED_VI = "Chưa phân loại"
 STATUS_VI = {

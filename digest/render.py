@@ -200,7 +200,9 @@ def render_chart(history: list[DayCounts], *, title: str | None = None) -> bytes
     from matplotlib import pyplot as plt  # rc_context only; nothing is drawn through pyplot
     from matplotlib.figure import Figure
 
-    from .model import TONES, UNLABELLED, UNLABELLED_VI
+    from store.taxonomy import TONES
+
+    from .model import UNLABELLED, UNLABELLED_VI
 
     labels = {"tich_cuc": "Tích cực", "trung_lap": "Trung lập", "tieu_cuc": "Tiêu cực"}
     series = list(TONES)

@@ -29,16 +29,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from classify.explain import MISLEADING_VI, TONE_VI, TOPIC_VI
-from classify.sensitivity import LEVEL_VI
 from store.models import Classification, Decision, Item, Source, Story
+from store.taxonomy import CHANNEL_VI, LEVEL_VI, MISLEADING_VI, TONE_VI, TONES, TOPIC_VI
 
-CHANNEL_VI = {
-    "press_local": "Báo chí địa phương",
-    "press_central": "Báo chí Trung ương",
-    "press_foreign": "Báo chí nước ngoài",
-    "social": "Mạng xã hội",
-}
 STATUS_VI = {
     "moi": "Mới",
     "dang_xu_ly": "Đang xử lý",
@@ -49,7 +42,6 @@ NO_DECISION = "Chưa có quyết định"
 UNCLASSIFIED = "Chưa phân loại"
 NO_TOPIC = "Khác (không thuộc chủ đề nào)"
 NO_HANDLING = "(chưa ghi cách xử lý)"
-TONES = tuple(TONE_VI)
 LEVELS = ("nhay_cam", "can_chu_y", "binh_thuong")
 MISLEADING = ("sai_lech", "chua_kiem_chung", "khong")
 STATUSES = tuple(STATUS_VI)

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from classify.explain import TONE_VI, TOPIC_VI
+from store.taxonomy import CHANNEL_VI, TONE_VI, TONES, TOPIC_VI
 
-from .model import CHANNEL_VI, CHANNELS, TONES, UNLABELLED, UNLABELLED_VI, Count, DayCounts
+from .model import CHANNELS, UNLABELLED, UNLABELLED_VI, Count, DayCounts
 
 HISTORY_DAYS = 14
 AVG_DAYS = 7

@@ -23,8 +23,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 UTC = dt.UTC
 
-ITEM_KINDS = ("press_local", "press_central", "press_foreign", "social")
-
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(UTC)

@@ -14,34 +14,16 @@ from pathlib import Path
 import pytest
 
 from classify.seed import build
+from store import taxonomy
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "classify" / "seed"
 TAXONOMY = ROOT.parent / "shared" / "design" / "TAXONOMY.md"
 SPLITS = ("train", "dev", "test")
 
-TOPICS = {
-    "chu_quyen_bien_dao",
-    "bien_gioi",
-    "ton_giao",
-    "dan_toc",
-    "dan_chu_nhan_quyen",
-    "iuu",
-    "doi_ngoai",
-    "dau_tu_kinh_te",
-    "du_lich_van_hoa",
-    "an_ninh_trat_tu",
-    "tham_nhung_tieu_cuc",
-    "dat_dai_khieu_kien",
-    "tai_nan_thien_tai",
-    "moi_truong",
-    "xa_hoi",
-    "chi_dao_dieu_hanh",
-}
-TONES = {"tich_cuc", "trung_lap", "tieu_cuc"}
-SENSITIVITY = {"binh_thuong", "can_chu_y", "nhay_cam"}
-MISLEADING = {"khong", "chua_kiem_chung", "sai_lech"}
-KINDS = {"press_local", "press_central", "press_foreign", "social"}
+TOPICS, TONES = set(taxonomy.TOPICS), set(taxonomy.TONES)
+SENSITIVITY, MISLEADING = set(taxonomy.SENSITIVITY), set(taxonomy.MISLEADING)
+KINDS = set(taxonomy.KINDS)
 LANGUAGES = {"vi", "en"}
 PROVINCES = {"vinh_long", "ca_mau", "dong_nai", "khanh_hoa"}
 REQUIRED = (

@@ -35,33 +35,13 @@ from pathlib import Path
 
 import yaml
 
+from store.taxonomy import KINDS, MISLEADING, SENSITIVITY, TONES, TOPICS
+
 HERE = Path(__file__).resolve().parent
 BANK = HERE / "bank"
 SEED = 20250701
 
 PROFILES = ("vinh_long", "ca_mau", "dong_nai", "khanh_hoa")
-TOPICS = (
-    "chu_quyen_bien_dao",
-    "bien_gioi",
-    "ton_giao",
-    "dan_toc",
-    "dan_chu_nhan_quyen",
-    "iuu",
-    "doi_ngoai",
-    "dau_tu_kinh_te",
-    "du_lich_van_hoa",
-    "an_ninh_trat_tu",
-    "tham_nhung_tieu_cuc",
-    "dat_dai_khieu_kien",
-    "tai_nan_thien_tai",
-    "moi_truong",
-    "xa_hoi",
-    "chi_dao_dieu_hanh",
-)
-TONES = ("tich_cuc", "trung_lap", "tieu_cuc")
-SENSITIVITY = ("binh_thuong", "can_chu_y", "nhay_cam")
-MISLEADING = ("khong", "chua_kiem_chung", "sai_lech")
-KINDS = ("press_local", "press_central", "press_foreign", "social")
 LANGUAGES = ("vi", "en")
 SPLITS = ("train", "dev", "test")
 SPLIT_RATIO = {"train": 0.70, "dev": 0.15, "test": 0.15}
