@@ -586,10 +586,11 @@ def classify_explain(
 
 def _register_stages() -> None:
     """Digest, delivery, scheduling and report commands live beside their stages' CLIs."""
-    from diemtin import digest_cli, report_cli
+    from diemtin import digest_cli, report_cli, users_cli
 
     digest_cli.register(app)
     report_cli.register(app)
+    users_cli.register(app)
 
 
 _register_stages()

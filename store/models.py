@@ -249,6 +249,9 @@ class ItemVector(Base):
 class Decision(Base):
     """An officer's decision on an item, append-only: the newest row per item is in force.
 
+    The database refuses UPDATE and DELETE on this table (triggers, migration 0005): a decision
+    is changed by appending a new row, which the review app fills with everything in force.
+
     Corrected labels (None: kept as classified), proposed handling (đề xuất), status and note.
     The review app writes these; the digest reads them; `classify train --with-reviews` learns
     from them.
@@ -269,6 +272,11 @@ class Decision(Base):
     handling: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str | None] = mapped_column(String(20))  # moi | dang_xu_ly | da_xu_ly | bo_qua
     note: Mapped[str | None] = mapped_column(Text)
+    # Who should handle it, the digest's wording of it, and its place in its digest section
+    # (1 first; None: the digest's own order). Carried forward like the rest by review.decisions.
+    assignee: Mapped[str | None] = mapped_column(String(120))
+    summary: Mapped[str | None] = mapped_column(Text)
+    rank: Mapped[int | None] = mapped_column(Integer)
 
 
 class Digest(Base):
@@ -334,3 +342,101 @@ class Alert(Base):
     reason: Mapped[str] = mapped_column(String(40))  # nhay_cam | sai_lech
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     status: Mapped[str] = mapped_column(String(20), default="pending")
+
+
+# ── the review app: people, sessions, tokens, the audit log ─────────────────────────────────
+
+
+class User(Base):
+    """An officer's account. Roles nest: officer < lead (approves, sends) < admin (users,
+    sources). Only a password hash (argon2) is kept; disabled accounts stay for the audit log."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(20), default="officer")  # officer | lead | admin
+    password_hash: Mapped[str] = mapped_column(String(300))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    password_changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class WebSession(Base):
+    """A browser session. `id` is the SHA-256 of the cookie's secret, so the table alone lets
+    nobody in; a row without user is a visitor at the sign-in form (its CSRF token)."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    csrf: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class LoginAttempt(Base):
+    """Sign-in attempts, for throttling per user name and per address."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    username: Mapped[str] = mapped_column(String(80))
+    address: Mapped[str] = mapped_column(String(64))
+    ok: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (
+        Index("ix_login_attempts_user", "username", "at"),
+        Index("ix_login_attempts_address", "address", "at"),
+    )
+
+
+class ApiToken(Base):
+    """A per-user token for the JSON API; only its SHA-256 is kept, shown once when made."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # the first characters, to tell tokens apart
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class SavedFilter(Base):
+    """A named queue filter (its query string), per user."""
+
+    __tablename__ = "saved_filters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    query: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_saved_filter"),)
+
+
+class AuditLog(Base):
+    """Who changed what, when, from what to what. Append-only: the database refuses UPDATE and
+    DELETE (triggers, migration 0005) and the app has no path that edits it."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    user: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(40))
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[str] = mapped_column(String(120))
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)
+    address: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_audit_object", "object_type", "object_id"),)

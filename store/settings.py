@@ -61,6 +61,22 @@ class SmtpSettings(BaseSettings):
     retry_backoff: float = Field(2.0, ge=0)
 
 
+class WebSettings(BaseSettings):
+    """The officers' review app (DIEMTIN_WEB_*)."""
+
+    model_config = SettingsConfigDict(env_prefix="DIEMTIN_WEB_", extra="ignore")
+
+    idle_minutes: int = Field(30, ge=1)  # signed out after this long without a request
+    # Cookies are Secure when the request came over HTTPS (directly, or X-Forwarded-Proto from
+    # a proxy in trusted_proxies); force_secure_cookies sets it always.
+    force_secure_cookies: bool = False
+    trusted_proxies: str = "127.0.0.1"
+    # Wrong passwords allowed per minute, per user name and per address, before throttling.
+    max_failures_per_user: int = Field(5, ge=1)
+    max_failures_per_address: int = Field(20, ge=1)
+    page_size: int = Field(50, ge=5, le=500)
+
+
 class Settings(BaseSettings):
     """Top-level settings. `database_url` wins over `data_dir` for the database."""
 
@@ -79,6 +95,7 @@ class Settings(BaseSettings):
     threads: int | None = None
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @property
     def db_url(self) -> str:
