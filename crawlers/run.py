@@ -66,6 +66,15 @@ def select_sources(profile: Profile, names: list[str] | None) -> list[SourceConf
     return [s for s in chosen if s.type != "import"]
 
 
+def without_paused(session, sources: list[SourceConfig]) -> list[SourceConfig]:
+    """Drop the sources an admin paused on the sources page: that switch lives in the store,
+    so the profile's sync cannot undo it."""
+    from review.sources import paused_sources
+
+    paused = paused_sources(session)
+    return [s for s in sources if s.name not in paused]
+
+
 def host_delays(sources: list[SourceConfig], default: float) -> dict[str, float]:
     """The longest delay any source on a host asks for (politeness is per host)."""
     delays: dict[str, float] = {}
@@ -108,15 +117,19 @@ def crawl(
 ) -> CrawlResult:
     sources = select_sources(profile, only)
     with crawl_lock(settings.data_dir):
-        return _crawl(settings, profile, profile_name, sources, since, dry_run, on_event)
+        return _crawl(settings, profile, profile_name, sources, since, dry_run, on_event, not only)
 
 
-def _crawl(settings, profile, profile_name, sources, since, dry_run, on_event) -> CrawlResult:
+def _crawl(
+    settings, profile, profile_name, sources, since, dry_run, on_event, skip_paused=True
+) -> CrawlResult:
     now = utcnow()
     factory = open_store(settings.db_url)
     with factory() as session:
         mark_interrupted_runs(session)
         rows = sync_sources(session, profile_name, profile.sources)
+        if skip_paused:  # sources named on the command line run even when paused
+            sources = without_paused(session, sources)
         source_ids = {name: row.id for name, row in rows.items()}
         validators = {r.name: (r.etag, r.last_modified) for r in rows.values()}
         run = None

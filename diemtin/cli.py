@@ -334,6 +334,9 @@ def import_cmd(
         console.print(f"[yellow]{e}[/]")
 
 
+DEMO_USER = "demo"
+
+
 @app.command("demo")
 def demo_cmd(
     ctx: typer.Context,
@@ -374,6 +377,29 @@ def demo_cmd(
     )
     _print_flagged(settings)
     _demo_digest(settings, prof)
+    _demo_account(settings)
+
+
+def _demo_account(settings: Settings) -> None:
+    """The demo's own account (admin), with a fresh random password printed once: there is no
+    default password anywhere, in the demo either."""
+    import secrets
+
+    from store.accounts import add_user, find_user, set_password
+    from store.db import open_store, session_scope
+
+    password = secrets.token_urlsafe(12)
+    with session_scope(open_store(settings.db_url)) as session:
+        if find_user(session, DEMO_USER):
+            set_password(session, DEMO_USER, password, by="demo")
+        else:
+            add_user(session, DEMO_USER, password, role="admin", display_name="Tài khoản thử",
+                     by="demo")
+    console.print(
+        "Trang duyệt tin: chạy [bold]diemtin web[/] rồi mở http://127.0.0.1:8080/ — "
+        f"tài khoản [bold]{DEMO_USER}[/], mật khẩu [bold]{password}[/] (đổi ở mỗi lần chạy demo).",
+        soft_wrap=True,
+    )
 
 
 def _demo_digest(settings: Settings, prof) -> None:
