@@ -77,6 +77,7 @@ class Entry:
     labelled: bool = True
     dismissed: bool = False
     ref: str = ""  # "II.3": where the entry is printed (section 6 points back to it)
+    rank: int | None = None  # the desk's place in its section (1 first); None: by severity
 
     @property
     def needs_handling(self) -> bool:

@@ -8,7 +8,8 @@ digest:
   window_start: "07:00"   # the day's window: 07:00 the day before → 07:00 today
   send_at: "07:30"        # when the digest is due (local time of the profile)
   require_approval: false # true: wait for a lead's approval in the review app…
-  deadline: "09:30"       # …but send anyway at this time (default: send_at + 2 h)
+  deadline: "09:30"       # …but send anyway at this time (default: send_at + 2 h)…
+  send_unapproved: true   # …unless false: an unapproved digest is then never sent by itself
   alert_recipients: ["truc@tinh.gov.vn"]   # immediate alerts (default: recipients)
   alert_max_per_hour: 5   # alert e-mails per recipient per rolling hour (0: alerts off)
   alert_lookback: 48h     # only stories seen this recently raise an alert
@@ -82,6 +83,7 @@ class DeliveryConfig:
     send_at: dt.time = DEFAULT_SEND_AT
     require_approval: bool = False
     deadline: dt.time | None = None
+    send_unapproved: bool = True  # with require_approval: send at the deadline anyway
     alert_recipients: list[str] = field(default_factory=list)
     alert_max_per_hour: int = DEFAULT_ALERTS_PER_HOUR
     alert_lookback: dt.timedelta = DEFAULT_ALERT_LOOKBACK
@@ -106,6 +108,7 @@ def delivery_config(profile: Profile) -> DeliveryConfig:
         send_at=send_at,
         require_approval=bool(block.get("require_approval", False)),
         deadline=parse_clock(block.get("deadline")),
+        send_unapproved=bool(block.get("send_unapproved", True)),
         alert_recipients=parse_recipients(alert_to) if alert_to is not None else recipients,
         alert_max_per_hour=int(block.get("alert_max_per_hour", DEFAULT_ALERTS_PER_HOUR)),
         alert_lookback=parse_duration(lookback) if lookback else DEFAULT_ALERT_LOOKBACK,
@@ -161,7 +164,8 @@ def due(
     - Before the window closes: nothing. After it, a digest that does not exist yet, or was
       built (a preview) before the window closed, is (re)built — only while its status is
       `built`: an approved, sending, sent or failed digest keeps its content.
-    - It is sent from `send_at` on; with `require_approval`, once approved, or at `deadline`.
+    - It is sent from `send_at` on; with `require_approval`, once approved, or at `deadline`
+      (never unapproved when `send_unapproved` is false).
     - A `sending`/`failed` digest is sent again (the ledger sends only what is undelivered).
     """
     closes = window_end(day, cfg)
@@ -181,5 +185,7 @@ def due(
         limit = deadline_time(day, cfg)
         if now < limit:
             return Due(stale, False, f"chờ lãnh đạo duyệt (hạn {limit.astimezone(cfg.tz):%H:%M})")
+        if not cfg.send_unapproved:
+            return Due(stale, False, "quá hạn duyệt; hồ sơ không cho gửi bản chưa duyệt: chờ duyệt")
         return Due(stale, True, "quá hạn duyệt: gửi bản chưa duyệt")
     return Due(stale, True, "đến giờ gửi")

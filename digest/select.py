@@ -21,8 +21,9 @@ negative ``tieu_cuc`` or misleading, not dismissed, status not ``bo_qua``), each
 proposed handling; II central, III local, IV foreign press, V social media (everything else, by
 the entry's channel; an entry of I is not repeated); VI positive coverage: the ``tich_cuc``
 stories of II–V listed again briefly, each pointing back to its entry ("xem mục III.2"), with the
-handling said once when they share it. Within a section: severity, then spread (outlets), source
-weight, and the newest first.
+handling said once when they share it. Within a section: entries the digest desk ranked
+(``Decision.rank``, the newest decision of the story) first, in rank order; then severity, spread
+(outlets), source weight, and the newest first.
 """
 
 from __future__ import annotations
@@ -448,6 +449,7 @@ def _story_decision(rows: list[Row]) -> dict:
         summary = getattr(d, "summary", None)
         if summary:
             out["summary"] = summary
+        out["rank"] = getattr(d, "rank", None)  # carried forward: the newest row says it
         out["user"] = d.user
     return out
 
@@ -546,6 +548,7 @@ def make_entry(
         note=clean_text(over.get("note")) or None,
         labelled=labelled,
         dismissed=bool(over.get("dismissed")),
+        rank=over.get("rank"),
     )
     if entry.misleading != "khong":
         entry.misleading_note = _misleading_note(rep, rows, tz, outlet_titles)
@@ -627,6 +630,11 @@ def rank_key(e: Entry):
     return (e.severity, e.outlet_count, e.weight, e.time.timestamp())
 
 
+def desk_key(e: Entry) -> tuple[bool, int]:
+    """Entries the desk ranked first, in rank order; the rest after them."""
+    return (e.rank is None, e.rank or 0)
+
+
 def build_sections(entries: list[Entry]) -> list[Section]:
     """The six sections in order; an entry of section 1 is not repeated in 2–5; section 6
     lists the positive stories of sections 2–5 briefly, each pointing back to its entry."""
@@ -640,6 +648,7 @@ def build_sections(entries: list[Entry]) -> list[Section]:
         by_code.get(target, by_code["press_local"]).entries.append(e)
     for s in sections[:-1]:
         s.entries.sort(key=rank_key, reverse=True)
+        s.entries.sort(key=desk_key)  # stable: the unranked keep the order above
         for n, e in enumerate(s.entries, 1):
             e.ref = f"{s.numeral}.{n}"
     positive = [e for s in sections[1:-1] for e in s.entries if e.positive]

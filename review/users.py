@@ -54,6 +54,7 @@ USERS_DONE = {
     "on": "Đã mở khoá tài khoản.",
     "off": "Đã khoá tài khoản; các phiên đăng nhập và mã API của tài khoản này đã bị huỷ.",
     "password": "Đã đặt mật khẩu mới; các phiên đăng nhập cũ của tài khoản này đã kết thúc.",
+    "same": "Không có gì thay đổi.",
 }
 
 
@@ -64,12 +65,23 @@ def list_users(session: Session) -> list[User]:
 
 
 def users_page(
-    request: Request, db: Session, *, status_code: int = 200, error: str | None = None,
-    done: str | None = None, form: dict | None = None,
+    request: Request,
+    db: Session,
+    *,
+    status_code: int = 200,
+    error: str | None = None,
+    done: str | None = None,
+    form: dict | None = None,
 ):
     return render(
-        request, "users.html", status_code=status_code, users=list_users(db), roles=ROLES,
-        error=error, done=USERS_DONE.get(done or ""), form=form or {},
+        request,
+        "users.html",
+        status_code=status_code,
+        users=list_users(db),
+        roles=ROLES,
+        error=error,
+        done=USERS_DONE.get(done or ""),
+        form=form or {},
     )
 
 
@@ -113,15 +125,22 @@ def users_add(
 
 @router.post("/users/{username}/role")
 def users_role(
-    request: Request, db: Db, admin: Admin, username: str,
+    request: Request,
+    db: Db,
+    admin: Admin,
+    username: str,
     role: Annotated[str, Form(max_length=20)],
 ):
     user = target_user(db, username)
     if user.id == admin.id and role != user.role:
         return users_page(
-            request, db, status_code=400,
+            request,
+            db,
+            status_code=400,
             error="Không thể tự đổi vai trò của chính mình (để không mất quyền quản trị).",
         )
+    if role == user.role:
+        return back_to_users("same", user.username)
     try:
         set_role(db, user.username, role, by=admin.username)
     except AccountError as exc:
@@ -132,15 +151,22 @@ def users_role(
 
 @router.post("/users/{username}/active")
 def users_active(
-    request: Request, db: Db, admin: Admin, username: str,
+    request: Request,
+    db: Db,
+    admin: Admin,
+    username: str,
     active: Annotated[int, Form(ge=0, le=1)],
 ):
     user = target_user(db, username)
     if user.id == admin.id and not active:
         return users_page(
-            request, db, status_code=400,
+            request,
+            db,
+            status_code=400,
             error="Không thể tự khoá tài khoản của chính mình.",
         )
+    if bool(active) == user.active:
+        return back_to_users("same", user.username)
     set_active(db, user.username, bool(active), by=admin.username)
     db.commit()
     return back_to_users("on" if active else "off", user.username)
@@ -148,9 +174,20 @@ def users_active(
 
 @router.post("/users/{username}/password")
 def users_password(
-    request: Request, db: Db, admin: Admin, username: str, password: Secret = "",
+    request: Request,
+    db: Db,
+    admin: Admin,
+    username: str,
+    password: Secret = "",
 ):
     user = target_user(db, username)
+    if user.id == admin.id:
+        return users_page(
+            request,
+            db,
+            status_code=400,
+            error="Mật khẩu của chính mình đổi ở trang Tài khoản (cần mật khẩu hiện tại).",
+        )
     try:
         set_password(db, user.username, password, by=admin.username)
     except AccountError as exc:
@@ -177,13 +214,25 @@ def own_tokens(session: Session, user: User) -> list[ApiToken]:
 
 
 def account_page(
-    request: Request, db: Session, user: User, *, status_code: int = 200,
-    error: str | None = None, done: str | None = None, new_secret: str | None = None,
+    request: Request,
+    db: Session,
+    user: User,
+    *,
+    status_code: int = 200,
+    error: str | None = None,
+    done: str | None = None,
+    new_secret: str | None = None,
     new_name: str | None = None,
 ):
     return render(
-        request, "account.html", status_code=status_code, me=user, tokens=own_tokens(db, user),
-        error=error, done=ACCOUNT_DONE.get(done or ""), new_secret=new_secret,
+        request,
+        "account.html",
+        status_code=status_code,
+        me=user,
+        tokens=own_tokens(db, user),
+        error=error,
+        done=ACCOUNT_DONE.get(done or ""),
+        new_secret=new_secret,
         new_name=new_name,
     )
 
@@ -208,7 +257,10 @@ def account_password(
     rules = Throttle(cfg.web.max_failures_per_user, cfg.web.max_failures_per_address)
     if throttled(db, user.username, address, rules, now):
         return account_page(
-            request, db, user, status_code=429,
+            request,
+            db,
+            user,
+            status_code=429,
             error="Nhập sai mật khẩu quá nhiều lần. Hãy đợi một phút rồi thử lại.",
         )
     if not verify_password(user, current):
@@ -223,7 +275,10 @@ def account_password(
         )
     if new == current:
         return account_page(
-            request, db, user, status_code=400,
+            request,
+            db,
+            user,
+            status_code=400,
             error="Mật khẩu mới phải khác mật khẩu hiện tại.",
         )
     try:
@@ -466,7 +521,13 @@ def audit_page(
         for r in rows
     ]
     return render(
-        request, "audit.html", entries=entries, total=total, page=page, pages=pages, flt=flt,
-        choices=audit_choices(db), page_url=lambda p: "/audit?" + flt.query(p),
+        request,
+        "audit.html",
+        entries=entries,
+        total=total,
+        page=page,
+        pages=pages,
+        flt=flt,
+        choices=audit_choices(db),
+        page_url=lambda p: "/audit?" + flt.query(p),
     )
-
