@@ -504,7 +504,7 @@ def serve_cmd(
     ),
     cycles: int | None = typer.Option(None, "--cycles", help="Dừng sau từng ấy lượt (thử)."),
 ) -> None:
-    """Chạy liên tục: mỗi chu kỳ một lượt như `diemtin run` (và trang duyệt tin khi có)."""
+    """Chạy liên tục: mỗi chu kỳ một lượt như `diemtin run`, cùng trang duyệt tin."""
     from diemtin.jobs import serve_forever, start_web_app
     from store.profile import parse_duration
 
@@ -515,11 +515,8 @@ def serve_cmd(
         period = parse_duration(every)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--every") from exc
-    web = start_web_app(settings, host, port)
-    if web is not None:
-        cli.console.print(f"Trang duyệt tin: http://{host}:{port}/")
-    else:
-        cli.console.print("[dim]Trang duyệt tin chưa có trong bản này; chỉ chạy các lượt.[/]")
+    start_web_app(settings, host, port)
+    cli.console.print(f"Trang duyệt tin: http://{host}:{port}/")
     cli.console.print(f"Chạy mỗi {every}; Ctrl+C (hoặc SIGTERM) để dừng sau lượt đang chạy.")
     serve_forever(
         settings,

@@ -273,17 +273,10 @@ def _cycle(
 # ── serve ────────────────────────────────────────────────────────────────────────────────────
 
 
-def start_web_app(settings: Settings, host: str, port: int) -> threading.Thread | None:
-    """THE HOOK for the officers' review web app (review/, not written yet).
+def start_web_app(settings: Settings, host: str, port: int) -> threading.Thread:
+    """The officers' review app (review.app.serve, uvicorn) in a thread beside the cycle loop."""
+    from review.app import serve as serve_web
 
-    When `review.app` exists and offers `serve(settings, *, host, port)` (blocking: a WSGI/ASGI
-    server), `diemtin serve` runs it in a thread beside the cycle loop. Until then this returns
-    None and `serve` runs the cycles alone.
-    """
-    try:
-        from review.app import serve as serve_web  # type: ignore[import-not-found]
-    except ImportError:
-        return None
     thread = threading.Thread(
         target=serve_web,
         args=(settings,),

@@ -43,6 +43,7 @@ def get_db(request: Request) -> Iterator[Session]:
         yield session
         session.commit()
     except BaseException:
+        session.expunge_all()  # the visitor's rows stay readable for the error page
         session.rollback()
         raise
     finally:

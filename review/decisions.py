@@ -165,7 +165,7 @@ def record_decision(
             after.pop(name, None)
         else:
             after[name] = value
-    if after == before:
+    if after == before or (not before and after == {"action": "note"}):
         return None
     when = now or utcnow()
     dec = Decision(item_id=item_id, user=user, at=when, action=after["action"])

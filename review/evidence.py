@@ -197,8 +197,11 @@ def misleading_of(cls, outlets: dict[str, str] | None = None) -> Misleading | No
         why=ev.get("why"),
         statement=ref_of(ev.get("statement"), outlets),
         possible_statement=ref_of(ev.get("possible_statement"), outlets),
-        corroborated_by=[r for r in (ref_of(x, outlets) for x in ev.get("corroborated_by") or [])
-                         if r is not None],
+        corroborated_by=[
+            r
+            for r in (ref_of(x, outlets) for x in ev.get("corroborated_by") or [])
+            if r is not None
+        ],
         similarity_pct=pct(ev.get("similarity")),
         shared=[str(s) for s in ev.get("shared") or []],
         model_score_pct=pct(ev.get("model_score")),
@@ -348,8 +351,9 @@ def changes_between(before: dict, after: dict) -> list[Change]:
     return out
 
 
-def decision_rows(decisions: Sequence, items: dict[int, tuple[str, str]], self_id: int
-                  ) -> list[DecisionRow]:
+def decision_rows(
+    decisions: Sequence, items: dict[int, tuple[str, str]], self_id: int
+) -> list[DecisionRow]:
     """Decisions on the story's items, newest first, each with what it changed. `items` maps
     item id → (title, outlet)."""
     last: dict[int, dict] = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -86,22 +86,33 @@ def form_changes(sent: dict, was: dict, shown: dict) -> dict:
 
 
 def story_items(db: Session, story_id: int) -> list[tuple[Item, Source]]:
-    return list(
-        db.execute(
+    return [
+        (it, src)
+        for it, src in db.execute(
             select(Item, Source)
             .join(Classification, Classification.item_id == Item.id)
             .join(Source, Source.id == Item.source_id)
             .where(Classification.story_id == story_id)
             .order_by(Item.published_at, Item.id)
-        ).tuples()
+        )
+    ]
+
+
+def load_item(db: Session, item_id: str) -> Item | None:
+    """The item of a path segment; None for anything but a stored item's id (so /items/abc is a
+    404 like any other missing item)."""
+    if not item_id.isascii() or not item_id.isdigit() or len(item_id) > 19:
+        return None
+    n = int(item_id)
+    return db.get(Item, n) if 0 < n <= MAX_ID else None
+
+
+def not_found(request: Request, item_id: str) -> HTMLResponse:
+    """The 404 page, rendered here rather than raised: the request's session must stay open
+    for the page's user and CSRF token (see the report on review.auth.get_db)."""
+    return render(
+        request, "error.html", status_code=404, code=404, message=f"Không có tin số {item_id[:40]}."
     )
-
-
-def load_item(db: Session, item_id: int) -> Item:
-    item = db.get(Item, item_id) if 0 < item_id <= MAX_ID else None
-    if item is None:
-        raise HTTPException(404, f"Không có tin số {item_id}.")
-    return item
 
 
 def page(
@@ -170,12 +181,17 @@ def notice_of(value: str | None) -> str | None:
 
 
 @router.get("/items/{item_id}", response_class=HTMLResponse)
-def item_page(request: Request, db: Db, user: CurrentUser, item_id: int):
-    return page(request, db, load_item(db, item_id))
+def item_page(request: Request, db: Db, user: CurrentUser, item_id: str):
+    item = load_item(db, item_id)
+    if item is None:
+        return not_found(request, item_id)
+    return page(request, db, item)
 
 
-Text = Annotated[str | None, Form(max_length=4000)]
-Short = Annotated[str | None, Form(max_length=200)]
+# No length limits here: review.decisions refuses over-long text with a message the officer
+# reads on the page (Starlette already bounds a form part to 1 MB).
+Text = Annotated[str | None, Form()]
+Short = Annotated[str | None, Form()]
 
 
 @router.post("/items/{item_id}/decision")
@@ -183,7 +199,7 @@ def item_decision(
     request: Request,
     db: Db,
     user: CurrentUser,
-    item_id: int,
+    item_id: str,
     verdict: Short = None,
     topics: Annotated[list[str] | None, Form()] = None,
     was_topics: Short = None,
@@ -204,6 +220,8 @@ def item_decision(
     story: Short = None,
 ):
     item = load_item(db, item_id)
+    if item is None:
+        return not_found(request, item_id)
     sent = {
         "topics": topics,
         "tone": tone,
@@ -232,15 +250,21 @@ def item_decision(
     ids = [item.id]
     if story and cls is not None and cls.story_id:
         ids = [it.id for it, _ in story_items(db, cls.story_id)] or ids
-    who = dict(user=user.username, action=action, changes=changes,
-               address=client_address(request), now=now_of(request))
+    who = dict(
+        user=user.username,
+        action=action,
+        changes=changes,
+        address=client_address(request),
+        now=now_of(request),
+    )
     try:
-        if len(ids) > 1:
-            n = record_many(db, ids, **who)
-        else:
-            n = 1 if record_decision(db, item.id, **who) is not None else 0
+        # All or nothing, without undoing the request's own session bookkeeping.
+        with db.begin_nested():
+            if len(ids) > 1:
+                n = record_many(db, ids, **who)
+            else:
+                n = 1 if record_decision(db, item.id, **who) is not None else 0
     except DecisionError as exc:
-        db.rollback()
         draft = {k: v for k, v in sent.items() if k != "topics"}
         if topics is not None or was_topics is not None:
             draft["topics"] = topics or []

@@ -1,0 +1,177 @@
+"""End to end in real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright):
+`diemtin demo` crawls, classifies and builds today's digest; accounts are made with
+`diemtin users add`; `diemtin web` serves the app; an officer signs in, filters the queue, opens
+the demo's misleading rumour, sees its evidence and records a decision with a proposed handling;
+a lead approves the digest and sends it, and it arrives at a real SMTP server (aiosmtpd) with
+that handling in it. Screenshots at 1280 and 375 px are kept in the test's directory."""
+
+from __future__ import annotations
+
+import email
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from email import policy
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+OFFICER = ("lan", "Nguyễn Thị Lan", "hoa-sen-nở-giữa-đồng-tháp")
+LEAD = ("phuc", "Lê Hoàng Phúc", "cầu-mỹ-thuận-bắc-qua-sông")
+HANDLING = (
+    "Đề nghị Sở Nông nghiệp và Môi trường đăng tin cải chính trên cổng thông tin tỉnh; "
+    "Công an tỉnh xác minh tài khoản tung tin đê biển Cầu Ngang bị vỡ."
+)
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+if not CHROMIUM.exists():
+    if _in_ci():
+        pytest.fail(f"{CHROMIUM} is absent: .ci/apt-packages must list chromium", pytrace=False)
+    pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium)", allow_module_level=True)
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # pragma: no cover - depends on the environment
+    if _in_ci():
+        pytest.fail("the Python package 'playwright' is not installed", pytrace=False)
+    pytest.skip("the Python package 'playwright' is not installed", allow_module_level=True)
+
+from aiosmtpd.controller import Controller  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps every message it accepts."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], bytes]] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((list(envelope.rcpt_tos), envelope.content))
+        return "250 OK"
+
+
+def diemtin(data_dir: Path, *args: str, env: dict | None = None, input: str | None = None):
+    run_env = {k: v for k, v in os.environ.items() if not k.startswith("DIEMTIN_")}
+    run_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "diemtin", "--data-dir", str(data_dir), *args],
+        cwd=ROOT,
+        env=run_env,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The demo's store with two accounts, `diemtin web` on a free port, and an SMTP server."""
+    data = tmp_path_factory.mktemp("kho")
+    demo = diemtin(data, "demo", "--port", "0")
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    password = re.search(r"tài khoản demo, mật khẩu (\S+)", demo.stdout)
+    assert password, demo.stdout[-2000:]
+    for (username, name, secret), role in ((OFFICER, "officer"), (LEAD, "lead")):
+        r = diemtin(data, "users", "add", username, "--role", role, "--name", name,
+                    "--password-stdin", input=secret + "\n")
+        assert r.returncode == 0, r.stdout + r.stderr
+    inbox = Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    port = free_port()
+    env = {
+        "DIEMTIN_SMTP_HOST": "127.0.0.1",
+        "DIEMTIN_SMTP_PORT": str(smtp.port),
+        "DIEMTIN_SMTP_SECURITY": "none",
+        "DIEMTIN_SMTP_FROM_ADDR": "diemtin@demo.vinhlong.local",
+    }
+    web_env = {k: v for k, v in os.environ.items() if not k.startswith("DIEMTIN_")}
+    web_env.update(env)
+    web = subprocess.Popen(
+        [sys.executable, "-m", "diemtin", "--data-dir", str(data), "web", "--port", str(port)],
+        cwd=ROOT,
+        env=web_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                if web.poll() is not None:
+                    pytest.fail("diemtin web ended: " + (web.stdout.read() if web.stdout else ""))
+                time.sleep(0.1)
+        else:
+            pytest.fail("diemtin web did not answer")
+        yield base, inbox, data, password.group(1)
+    finally:
+        web.terminate()
+        try:
+            web.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            web.kill()
+        smtp.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def sign_in(page, base: str, username: str, password: str, start: str = "/queue") -> None:
+    page.goto(base + start)
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.get_by_label("Tên đăng nhập").fill(username)
+    page.get_by_label("Mật khẩu").fill(password)
+    page.get_by_role("button", name="Đăng nhập").click()
+    expect(page).to_have_url(re.compile(re.escape(start)))
+
+
+def shoot(page, out: Path, name: str) -> None:
+    """A full-page screenshot at the page's width, and no sideways scrolling."""
+    width = page.viewport_size["width"]
+    page.screenshot(path=str(out / f"{name}-{width}.png"), full_page=True)
+    over = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert over <= 1, f"{name} at {width}px scrolls sideways by {over}px"
+
+
+def message_text(raw: bytes) -> str:
+    msg = email.message_from_bytes(raw, policy=policy.default)
+    parts = []
+    for part in msg.walk():
+        if part.get_content_maintype() == "text":
+            parts.append(part.get_content())
+    return "\n".join(parts)
