@@ -69,7 +69,7 @@ def select_sources(profile: Profile, names: list[str] | None) -> list[SourceConf
 def without_paused(session, sources: list[SourceConfig]) -> list[SourceConfig]:
     """Drop the sources an admin paused on the sources page: that switch lives in the store,
     so the profile's sync cannot undo it."""
-    from review.sources import paused_sources
+    from store.queries import paused_sources
 
     paused = paused_sources(session)
     return [s for s in sources if s.name not in paused]

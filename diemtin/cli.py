@@ -183,13 +183,14 @@ def sources_list(
     """Liệt kê các nguồn và tình trạng gần đây."""
     settings: Settings = ctx.obj
     _path, prof, problems = _profile(settings, profile)
-    health = {}
+    health, paused = {}, set()
     if Path(settings.db_url.split("///", 1)[-1]).exists() or settings.database_url:
         from store.db import open_store
-        from store.queries import source_health
+        from store.queries import paused_sources, source_health
 
         with open_store(settings.db_url)() as session:
             health = {h["name"]: h for h in source_health(session)}
+            paused = paused_sources(session)
     table = Table(title=f"Nguồn tin — {prof.province.name}")
     for col in (
         "Nguồn",
@@ -207,7 +208,7 @@ def sources_list(
         last = h.get("last_success")
         rate = h.get("error_rate")
         table.add_row(
-            s.name,
+            s.name + (" [yellow](tạm dừng)[/]" if s.name in paused else ""),
             s.title,
             CHANNEL_VI[s.kind],
             s.type,

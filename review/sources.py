@@ -1,10 +1,9 @@
 """The sources page (admin): each source's health and a switch to pause or resume it.
 
 The profile says which sources exist and whether they are on (`Source.enabled`, rewritten from
-the profile by every crawl's `sync_sources`). An admin's switch is kept apart from that, as
-append-only `source.enable` / `source.disable` rows in the audit log: the newest row per source
-is in force, so no crawl can undo it and every switch says who, when, before and after. The
-crawl skips sources paused here (`paused_sources`, read by crawlers/run.py).
+the profile by every crawl's `sync_sources`). An admin's pause is kept apart from that
+(`Source.paused`, which the sync leaves alone), audited with who, when, before and after; the
+crawl skips paused sources (`store.queries.paused_sources`, read by crawlers/run.py).
 """
 
 from __future__ import annotations
@@ -15,67 +14,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from review.app import render
 from review.auth import Admin, Db, client_address, now_of
-from store.accounts import audit
-from store.models import AuditLog, Source
-from store.queries import source_health
+from store.models import Source
+from store.queries import paused_sources, source_health, switch_source
 
 router = APIRouter(include_in_schema=False)
 
-SWITCH_ON, SWITCH_OFF = "source.enable", "source.disable"
 # A source whose last run failed, or that failed this often in the health window, is listed first.
 FAILING_RATE = 0.25
-
-
-def source_switches(session: Session) -> dict[str, bool]:
-    """The admin's switch in force per source name (True: on, False: paused); a source nobody
-    has switched is absent. The newest audit row wins."""
-    newest = (
-        select(func.max(AuditLog.id))
-        .where(AuditLog.object_type == "source", AuditLog.action.in_((SWITCH_ON, SWITCH_OFF)))
-        .group_by(AuditLog.object_id)
-    )
-    rows = session.execute(
-        select(AuditLog.object_id, AuditLog.action).where(AuditLog.id.in_(newest))
-    )
-    return {name: action == SWITCH_ON for name, action in rows}
-
-
-def paused_sources(session: Session) -> set[str]:
-    """Names of the sources an admin has paused: a crawl (without an explicit source list)
-    skips them."""
-    return {name for name, on in source_switches(session).items() if not on}
-
-
-def switch_source(
-    session: Session,
-    name: str,
-    enabled: bool,
-    *,
-    by: str,
-    address: str | None = None,
-    now: dt.datetime | None = None,
-) -> bool:
-    """Pause or resume a source; False when it is already in that state (nothing written)."""
-    before = name not in paused_sources(session)
-    if before == enabled:
-        return False
-    audit(
-        session,
-        user=by,
-        action=SWITCH_ON if enabled else SWITCH_OFF,
-        object_type="source",
-        object_id=name,
-        before={"enabled": before},
-        after={"enabled": enabled},
-        address=address,
-        now=now,
-    )
-    return True
 
 
 def is_failing(health: dict[str, Any]) -> bool:
@@ -96,7 +46,6 @@ def source_rows(session: Session, profile: str, now: dt.datetime) -> list[dict[s
             continue
         row = dict(h)
         row["paused"] = h["name"] in paused
-        row["runs_now"] = h["enabled"] and not row["paused"]
         row["failing"] = is_failing(h)
         rows.append(row)
     rows.sort(key=lambda r: (not r["failing"], r["kind"], r["name"]))

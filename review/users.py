@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -85,7 +85,8 @@ def users_page(
     )
 
 
-def target_user(db: Session, username: str) -> User:
+def target(db: Session, username: str) -> User:
+    """The account an admin acts on (404 when there is none)."""
     user = find_user(db, username)
     if user is None:
         raise HTTPException(404, f"Không có tài khoản {username}.")
@@ -131,16 +132,16 @@ def users_role(
     username: str,
     role: Annotated[str, Form(max_length=20)],
 ):
-    user = target_user(db, username)
-    if user.id == admin.id and role != user.role:
+    user = target(db, username)
+    if role == user.role:
+        return back_to_users("same", user.username)
+    if user.id == admin.id:
         return users_page(
             request,
             db,
             status_code=400,
             error="Không thể tự đổi vai trò của chính mình (để không mất quyền quản trị).",
         )
-    if role == user.role:
-        return back_to_users("same", user.username)
     try:
         set_role(db, user.username, role, by=admin.username)
     except AccountError as exc:
@@ -157,16 +158,13 @@ def users_active(
     username: str,
     active: Annotated[int, Form(ge=0, le=1)],
 ):
-    user = target_user(db, username)
-    if user.id == admin.id and not active:
-        return users_page(
-            request,
-            db,
-            status_code=400,
-            error="Không thể tự khoá tài khoản của chính mình.",
-        )
+    user = target(db, username)
     if bool(active) == user.active:
         return back_to_users("same", user.username)
+    if user.id == admin.id:
+        return users_page(
+            request, db, status_code=400, error="Không thể tự khoá tài khoản của chính mình."
+        )
     set_active(db, user.username, bool(active), by=admin.username)
     db.commit()
     return back_to_users("on" if active else "off", user.username)
@@ -180,7 +178,7 @@ def users_password(
     username: str,
     password: Secret = "",
 ):
-    user = target_user(db, username)
+    user = target(db, username)
     if user.id == admin.id:
         return users_page(
             request,
@@ -461,10 +459,12 @@ class AuditFilter:
         return urlencode(params)
 
 
-def audit_rows(session: Session, flt: AuditFilter, page: int) -> tuple[list[AuditLog], int]:
-    """One page of rows, newest first, and how many rows match in all."""
+def audit_rows(session: Session, flt: AuditFilter, page: int) -> tuple[list[AuditLog], int, int]:
+    """One page of rows, newest first; how many rows match in all; the page shown (the one
+    asked for, kept within the pages there are)."""
     where = flt.where()
     total = session.scalar(select(func.count(AuditLog.id)).where(*where)) or 0
+    page = min(max(page, 1), max(1, -(-total // PAGE_SIZE)))
     rows = session.scalars(
         select(AuditLog)
         .where(*where)
@@ -472,7 +472,7 @@ def audit_rows(session: Session, flt: AuditFilter, page: int) -> tuple[list[Audi
         .offset((page - 1) * PAGE_SIZE)
         .limit(PAGE_SIZE)
     )
-    return list(rows), total
+    return list(rows), total, page
 
 
 def audit_choices(session: Session) -> dict[str, list[tuple[str, str]]]:
@@ -501,14 +501,18 @@ def audit_page(
     request: Request,
     db: Db,
     _lead: Lead,
-    user: Annotated[str, Query(max_length=120)] = "",
-    action: Annotated[str, Query(max_length=60)] = "",
-    object_type: Annotated[str, Query(max_length=40)] = "",
-    object_id: Annotated[str, Query(max_length=120)] = "",
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    user: str = "",
+    action: str = "",
+    object_type: str = "",
+    object_id: str = "",
+    page: str = "1",
 ):
-    flt = AuditFilter(user.strip(), action.strip(), object_type.strip(), object_id.strip())
-    rows, total = audit_rows(db, flt, page)
+    # Lenient by design: a hand-edited query string gives a page, never a validation error.
+    flt = AuditFilter(
+        user.strip()[:120], action.strip()[:60], object_type.strip()[:40], object_id.strip()[:120]
+    )
+    wanted = int(page) if page.isdigit() and len(page) < 7 else 1
+    rows, total, page_no = audit_rows(db, flt, wanted)
     pages = max(1, -(-total // PAGE_SIZE))
     entries = [
         {
@@ -525,7 +529,7 @@ def audit_page(
         "audit.html",
         entries=entries,
         total=total,
-        page=page,
+        page=page_no,
         pages=pages,
         flt=flt,
         choices=audit_choices(db),

@@ -68,6 +68,8 @@ class Source(Base):
     fetch_type: Mapped[str] = mapped_column(String(20))
     urls: Mapped[list] = mapped_column(JSON, default=list)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # An admin's pause from the review app: the profile's sync leaves it alone, crawls skip it.
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
     weight: Mapped[float] = mapped_column(Float, default=1.0)
     # Validators from the last feed response, used only when the profile trusts them.
     etag: Mapped[str | None] = mapped_column(String(300))

@@ -264,3 +264,42 @@ __all__ = [
     "start_run",
     "sync_sources",
 ]
+
+
+def paused_sources(session: Session) -> set[str]:
+    """Names of the sources an admin paused in the review app: a crawl without an explicit
+    source list skips them."""
+    return set(session.scalars(select(Source.name).where(Source.paused.is_(True))))
+
+
+def switch_source(
+    session: Session,
+    name: str,
+    enabled: bool,
+    *,
+    by: str,
+    address: str | None = None,
+    now: dt.datetime | None = None,
+) -> bool:
+    """Pause or resume a stored source, audited; False when it is already so (nothing
+    written). KeyError for a source the store does not know."""
+    from store.accounts import audit
+
+    source = session.scalar(select(Source).where(Source.name == name))
+    if source is None:
+        raise KeyError(name)
+    if source.paused == (not enabled):
+        return False
+    source.paused = not enabled
+    audit(
+        session,
+        user=by,
+        action="source.enable" if enabled else "source.disable",
+        object_type="source",
+        object_id=name,
+        before={"enabled": not enabled},
+        after={"enabled": enabled},
+        address=address,
+        now=now,
+    )
+    return True

@@ -1,5 +1,5 @@
 """review app: users, sessions, sign-in attempts, API tokens, saved filters, audit log; decisions
-gain assignee, summary and rank; decisions and audit_log become append-only in the database.
+gain assignee, summary and rank; sources gain an admin's pause; decisions and audit_log become append-only in the database.
 
 Revision ID: 0005
 Revises: 0004
@@ -101,6 +101,10 @@ def upgrade() -> None:
     op.add_column("decisions", sa.Column("assignee", sa.String(length=120), nullable=True))
     op.add_column("decisions", sa.Column("summary", sa.Text(), nullable=True))
     op.add_column("decisions", sa.Column("rank", sa.Integer(), nullable=True))
+    op.add_column(
+        "sources",
+        sa.Column("paused", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
 
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
@@ -135,6 +139,8 @@ def downgrade() -> None:
         for table in APPEND_ONLY:
             for event in ("update", "delete"):
                 op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{event}")
+    with op.batch_alter_table("sources") as batch_op:
+        batch_op.drop_column("paused")
     for col in ("rank", "summary", "assignee"):
         with op.batch_alter_table("decisions") as batch_op:
             batch_op.drop_column(col)
