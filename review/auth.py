@@ -96,9 +96,10 @@ async def guard(request: Request, db: Db) -> Visitor:
             db.commit()  # an idle session's removal still counts
             raise HTTPException(
                 403,
-                "Biểu mẫu không hợp lệ hoặc phiên làm việc đã hết hạn. Hãy tải lại trang và thử lại.",
+                "Biểu mẫu không hợp lệ hoặc phiên làm việc đã hết hạn. "
+                "Hãy tải lại trang và thử lại.",
             )
-    if user is None and not path.startswith(PUBLIC) and path != "/openapi.json":
+    if user is None and not path.startswith(PUBLIC):
         db.commit()
         raise NeedsLogin()
     return visitor

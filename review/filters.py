@@ -52,6 +52,7 @@ DEFAULT_THRESHOLD = 0.5
 MAX_VALUE = 200
 MAX_Q = 1000
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
+CHOICES = ("topic", "tone", "sensitivity", "misleading", "channel", "source", "status", "assignee")
 _SEVERITY = {"nhay_cam": 2, "can_chu_y": 1, "sai_lech": 2, "chua_kiem_chung": 1}
 
 
@@ -131,8 +132,7 @@ class QueueFilter:
         out: dict[str, str] = {}
         if self.q:
             out["q"] = self.q
-        for name in ("topic", "tone", "sensitivity", "misleading", "channel", "source", "status",
-                     "assignee"):
+        for name in CHOICES:
             value = getattr(self, name)
             if value:
                 out[name] = value
@@ -160,10 +160,12 @@ _BOOLS = ("1", "0", "on", "off", "true", "false", "co", "khong")
 
 
 def _date(value: str | None) -> dt.date | None:
+    """An ISO date within 1900–2999 (year 1 or 9999 would overflow once made a UTC time)."""
     try:
-        return dt.date.fromisoformat(value) if value else None
+        day = dt.date.fromisoformat(value) if value else None
     except ValueError:
         return None
+    return day if day is not None and 1900 <= day.year <= 2999 else None
 
 
 # ── SQL ──────────────────────────────────────────────────────────────────────────────────────
@@ -207,7 +209,10 @@ class InForce:
         set aside; being only assigned or annotated leaves an item unreviewed."""
         return and_(
             self.dec.id.is_not(None),
-            or_(self.dec.action.in_(VERDICTS), self.dec.status.in_(("da_xu_ly", "bo_qua"))),
+            or_(
+                self.dec.action.in_(VERDICTS),
+                func.coalesce(self.dec.status, "").in_(("da_xu_ly", "bo_qua")),
+            ),
         )
 
     @property
@@ -218,10 +223,11 @@ class InForce:
         )
 
     def severity(self) -> tuple[ColumnElement, ColumnElement]:
-        """(worst of the two levels, their sum): nhay_cam/sai_lech 2, can_chu_y/chua_kiem_chung 1."""
+        """(worst level, sum of levels): nhay_cam/sai_lech 2, can_chu_y/chua_kiem_chung 1."""
         s = case((self.sensitivity == "nhay_cam", 2), (self.sensitivity == "can_chu_y", 1), else_=0)
-        m = case((self.misleading == "sai_lech", 2), (self.misleading == "chua_kiem_chung", 1),
-                 else_=0)
+        m = case(
+            (self.misleading == "sai_lech", 2), (self.misleading == "chua_kiem_chung", 1), else_=0
+        )
         return case((s >= m, s), else_=m), s + m
 
     def has_topic(self, code: str, thresholds: Mapping[str, float]) -> ColumnElement:
@@ -306,8 +312,10 @@ def apply(
     if f.date_from:
         start = local_day_start(f.date_from, tz)
         conds.append(
-            or_(Item.published_at >= start, and_(Item.published_at.is_(None),
-                                                 Item.fetched_at >= start))
+            or_(
+                Item.published_at >= start,
+                and_(Item.published_at.is_(None), Item.fetched_at >= start),
+            )
         )
     if f.date_to:
         end = local_day_start(f.date_to + dt.timedelta(days=1), tz)
@@ -373,7 +381,10 @@ def classifier_topics(cls: Classification | None, thresholds: Mapping[str, float
 
 
 def row_of(
-    item: Item, source: Source, cls: Classification | None, dec: Decision | None,
+    item: Item,
+    source: Source,
+    cls: Classification | None,
+    dec: Decision | None,
     thresholds: Mapping[str, float],
 ) -> Row:
     def over(name: str):
@@ -430,9 +441,7 @@ def load_rows(
         for item, source, cls in session.execute(stmt):
             found[item.id] = (item, source, cls)
     decisions = latest_decisions(session, found)
-    return [
-        row_of(*found[i], decisions.get(i), thresholds) for i in ids if i in found
-    ]
+    return [row_of(*found[i], decisions.get(i), thresholds) for i in ids if i in found]
 
 
 def thresholds_of(settings: Any) -> dict[str, float]:
