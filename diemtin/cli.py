@@ -394,8 +394,9 @@ def _demo_account(settings: Settings) -> None:
         if find_user(session, DEMO_USER):
             set_password(session, DEMO_USER, password, by="demo")
         else:
-            add_user(session, DEMO_USER, password, role="admin", display_name="Tài khoản thử",
-                     by="demo")
+            add_user(
+                session, DEMO_USER, password, role="admin", display_name="Tài khoản thử", by="demo"
+            )
     console.print(
         "Trang duyệt tin: chạy [bold]diemtin web[/] rồi mở http://127.0.0.1:8080/ — "
         f"tài khoản [bold]{DEMO_USER}[/], mật khẩu [bold]{password}[/] (đổi ở mỗi lần chạy demo).",

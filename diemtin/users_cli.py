@@ -54,7 +54,12 @@ def add_cmd(
     from store.accounts import add_user
 
     password = _password(password_stdin)
-    _run(ctx, lambda s: f"Đã tạo tài khoản {add_user(s, username, password, role=role, display_name=name).username} ({role}).")
+
+    def add(session) -> str:
+        user = add_user(session, username, password, role=role, display_name=name)
+        return f"Đã tạo tài khoản {user.username} ({role})."
+
+    _run(ctx, add)
 
 
 @users_app.command("passwd")
@@ -98,8 +103,12 @@ def list_cmd(ctx: typer.Context) -> None:
         users = session.scalars(select(User).order_by(User.username)).all()
     table = Table("Tài khoản", "Họ tên", "Vai trò", "Trạng thái")
     for u in users:
-        table.add_row(u.username, u.display_name, ROLE_VI.get(u.role, u.role),
-                      "hoạt động" if u.active else "đã khóa")
+        table.add_row(
+            u.username,
+            u.display_name,
+            ROLE_VI.get(u.role, u.role),
+            "hoạt động" if u.active else "đã khóa",
+        )
     console.print(table if users else "Chưa có tài khoản nào: tạo bằng `diemtin users add`.")
 
 

@@ -108,8 +108,14 @@ def add_user(
     )
     session.add(user)
     session.flush()
-    audit(session, user=by, action="user.add", object_type="user", object_id=username,
-          after={"role": role, "display_name": user.display_name})
+    audit(
+        session,
+        user=by,
+        action="user.add",
+        object_type="user",
+        object_id=username,
+        after={"role": role, "display_name": user.display_name},
+    )
     return user
 
 
@@ -138,9 +144,15 @@ def set_active(session: Session, username: str, active: bool, *, by: str = "cli"
             select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
         ):
             token.revoked_at = utcnow()
-    audit(session, user=by, action="user.enable" if active else "user.disable",
-          object_type="user", object_id=user.username,
-          before={"active": before}, after={"active": active})
+    audit(
+        session,
+        user=by,
+        action="user.enable" if active else "user.disable",
+        object_type="user",
+        object_id=user.username,
+        before={"active": before},
+        after={"active": active},
+    )
     return user
 
 
@@ -151,8 +163,15 @@ def set_role(session: Session, username: str, role: str, *, by: str) -> User:
     if user is None:
         raise AccountError(f"Không có tài khoản {username}.")
     before, user.role = user.role, role
-    audit(session, user=by, action="user.role", object_type="user", object_id=user.username,
-          before={"role": before}, after={"role": role})
+    audit(
+        session,
+        user=by,
+        action="user.role",
+        object_type="user",
+        object_id=user.username,
+        before={"role": before},
+        after={"role": role},
+    )
     return user
 
 
@@ -258,17 +277,27 @@ def sweep_sessions(session: Session, *, idle: dt.timedelta, now: dt.datetime) ->
 # ── API tokens ───────────────────────────────────────────────────────────────────────────────
 
 
-def new_token(session: Session, user: User, name: str, *, by: str | None = None) -> tuple[str, ApiToken]:
+def new_token(
+    session: Session, user: User, name: str, *, by: str | None = None
+) -> tuple[str, ApiToken]:
     """(the token, shown once; the row)."""
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
-        user_id=user.id, name=name.strip()[:120] or "API", token_hash=digest(secret),
+        user_id=user.id,
+        name=name.strip()[:120] or "API",
+        token_hash=digest(secret),
         prefix=secret[:10],
     )
     session.add(row)
     session.flush()
-    audit(session, user=by or user.username, action="token.add", object_type="api_token",
-          object_id=row.id, after={"name": row.name, "owner": user.username})
+    audit(
+        session,
+        user=by or user.username,
+        action="token.add",
+        object_type="api_token",
+        object_id=row.id,
+        after={"name": row.name, "owner": user.username},
+    )
     return secret, row
 
 
@@ -277,8 +306,14 @@ def revoke_token(session: Session, user: User, token_id: int, *, by: str | None 
     if row is None or row.user_id != user.id or row.revoked_at is not None:
         return False
     row.revoked_at = utcnow()
-    audit(session, user=by or user.username, action="token.revoke", object_type="api_token",
-          object_id=row.id, before={"name": row.name})
+    audit(
+        session,
+        user=by or user.username,
+        action="token.revoke",
+        object_type="api_token",
+        object_id=row.id,
+        before={"name": row.name},
+    )
     return True
 
 

@@ -136,7 +136,9 @@ def make_world(url: str, data_dir: Path, *, day: dt.date | None = None) -> World
             places=[_place("Vĩnh Long", "province"), _place("Cầu Ngang", "commune")],
         )
         rumour_story = story(
-            "rumour", "KHẨN: VỠ ĐÊ BIỂN Ở CẦU NGANG (TRÀ VINH CŨ)!", at(y, "09:10"),
+            "rumour",
+            "KHẨN: VỠ ĐÊ BIỂN Ở CẦU NGANG (TRÀ VINH CŨ)!",
+            at(y, "09:10"),
             ["tinnongmientay", "mientay24h"],
         )
         statement = {
@@ -147,14 +149,21 @@ def make_world(url: str, data_dir: Path, *, day: dt.date | None = None) -> World
         }
         for name, source, title, hm in (
             ("rumour", "tinnongmientay", "⚡️ KHẨN: VỠ ĐÊ BIỂN Ở CẦU NGANG (TRÀ VINH CŨ)!", "09:10"),
-            ("rumour_copy", "mientay24h",
-             "Vo de bien o Cau Ngang, nguoi dan hoang mang (chia se lai)", "11:40"),
+            (
+                "rumour_copy",
+                "mientay24h",
+                "Vo de bien o Cau Ngang, nguoi dan hoang mang (chia se lai)",
+                "11:40",
+            ),
         ):
             item(
-                name, source, title,
+                name,
+                source,
+                title,
                 "Nghe nói đê biển ở Cầu Ngang (Trà Vinh cũ) vừa vỡ, nước tràn vào nhà dân, chính "
                 "quyền im lặng??? Ai ở gần xác nhận giúp. Chia sẻ ngay để bà con biết!",
-                at(y, hm), rumour_story,
+                at(y, hm),
+                rumour_story,
                 topics={"tai_nan_thien_tai": 0.93},
                 tone="tieu_cuc",
                 tone_scores={"tieu_cuc": 0.88, "trung_lap": 0.1},
@@ -171,19 +180,31 @@ def make_world(url: str, data_dir: Path, *, day: dt.date | None = None) -> World
                     "why": "khớp với thông tin bác bỏ/cải chính chính thức",
                 },
                 rules=[
-                    {"rule": "tin_don", "label": "Tin đồn, chưa kiểm chứng", "phrase": "nghe nói",
-                     "effect": "misleading", "topic": None},
-                    {"rule": "thien_tai", "label": "Thiên tai", "phrase": "vỡ đê",
-                     "effect": "topic", "topic": "tai_nan_thien_tai"},
+                    {
+                        "rule": "tin_don",
+                        "label": "Tin đồn, chưa kiểm chứng",
+                        "phrase": "nghe nói",
+                        "effect": "misleading",
+                        "topic": None,
+                    },
+                    {
+                        "rule": "thien_tai",
+                        "label": "Thiên tai",
+                        "phrase": "vỡ đê",
+                        "effect": "topic",
+                        "topic": "tai_nan_thien_tai",
+                    },
                 ],
                 places=[_place("Cầu Ngang", "commune", old=True), _place("Vĩnh Long", "province")],
                 why=["Tiêu đề nêu «Cầu Ngang» (Trà Vinh cũ, nay thuộc Vĩnh Long)"],
             )
         item(
-            "sovereignty", "diendan",
+            "sovereignty",
+            "diendan",
             "Bản đồ du lịch biển Vĩnh Long thiếu Hoàng Sa, Trường Sa?",
             "Một tài khoản trên diễn đàn đăng bản đồ du lịch biển Ba Động, Vĩnh Long, trong đó "
-            "không thể hiện quần đảo Hoàng Sa và Trường Sa. Nhiều người bình luận yêu cầu xác minh.",
+            "không thể hiện quần đảo Hoàng Sa và Trường Sa. Nhiều người bình luận yêu cầu "
+            "xác minh.",
             at(y, "13:20"),
             topics={"chu_quyen_bien_dao": 0.91, "du_lich_van_hoa": 0.6},
             tone="tieu_cuc",
@@ -191,12 +212,15 @@ def make_world(url: str, data_dir: Path, *, day: dt.date | None = None) -> World
             reasons=["Chủ quyền biển, đảo: bản đồ thiếu Hoàng Sa, Trường Sa"],
             misleading="chua_kiem_chung",
             misleading_score=0.55,
-            evidence={"claim": "Bản đồ du lịch biển Vĩnh Long thiếu Hoàng Sa, Trường Sa?",
-                      "model_score": 0.55,
-                      "why": "chưa có nguồn báo chí hoặc chính thống nào xác nhận trong 3 ngày"},
+            evidence={
+                "claim": "Bản đồ du lịch biển Vĩnh Long thiếu Hoàng Sa, Trường Sa?",
+                "model_score": 0.55,
+                "why": "chưa có nguồn báo chí hoặc chính thống nào xác nhận trong 3 ngày",
+            },
         )
         item(
-            "foreign", "mekongobserver",
+            "foreign",
+            "mekongobserver",
             "Vinh Long farmers protest land compensation for coastal wind farm",
             "Dozens of farmers in Vinh Long province gathered on Thursday to protest what they "
             "called unfair compensation for land taken for a coastal wind farm project.",
@@ -208,38 +232,59 @@ def make_world(url: str, data_dir: Path, *, day: dt.date | None = None) -> World
             reasons=["Báo nước ngoài nêu khiếu kiện đất đai"],
             author="Jane Doe",
         )
-        bridge = story("bridge", "Khởi công cầu Đình Khao nối Vĩnh Long với Bến Tre cũ",
-                       at(y, "08:00"), ["baovinhlong", "tinnhanh", "thoibao"])
-        for name, source, hm in (("bridge_1", "baovinhlong", "08:00"),
-                                 ("bridge_2", "tinnhanh", "09:30"),
-                                 ("bridge_3", "thoibao", "10:45")):
+        bridge = story(
+            "bridge",
+            "Khởi công cầu Đình Khao nối Vĩnh Long với Bến Tre cũ",
+            at(y, "08:00"),
+            ["baovinhlong", "tinnhanh", "thoibao"],
+        )
+        for name, source, hm in (
+            ("bridge_1", "baovinhlong", "08:00"),
+            ("bridge_2", "tinnhanh", "09:30"),
+            ("bridge_3", "thoibao", "10:45"),
+        ):
             item(
-                name, source, "Khởi công cầu Đình Khao nối Vĩnh Long với Bến Tre cũ",
+                name,
+                source,
+                "Khởi công cầu Đình Khao nối Vĩnh Long với Bến Tre cũ",
                 "Sáng 20/11, tỉnh Vĩnh Long khởi công cầu Đình Khao bắc qua sông Cổ Chiên. Dự án "
                 "có tổng vốn hơn 1.500 tỉ đồng, dự kiến hoàn thành năm 2028.",
-                at(y, hm), bridge,
-                topics={"dau_tu_kinh_te": 0.95}, tone="tich_cuc",
+                at(y, hm),
+                bridge,
+                topics={"dau_tu_kinh_te": 0.95},
+                tone="tich_cuc",
                 tone_scores={"tich_cuc": 0.9},
             )
         item(
-            "xss", "mientay24h", XSS_TITLE, XSS_TEXT, at(y, "18:30"),
+            "xss",
+            "mientay24h",
+            XSS_TITLE,
+            XSS_TEXT,
+            at(y, "18:30"),
             url="https://mientay24h.example.vn/bai-xss.html?a=1&b=<x>",
-            topics={"an_ninh_trat_tu": 0.7}, tone="tieu_cuc", sensitivity="can_chu_y",
+            topics={"an_ninh_trat_tu": 0.7},
+            tone="tieu_cuc",
+            sensitivity="can_chu_y",
             reasons=["Nội dung <b>kích động</b> <script>alert(6)</script>"],
         )
         item(
-            "ordinary", "baohong",
+            "ordinary",
+            "baohong",
             "Vĩnh Long: nông dân Trà Ôn trúng mùa bưởi Năm Roi",
             "Nông dân xã Trà Ôn, tỉnh Vĩnh Long thu hoạch bưởi Năm Roi với giá cao hơn năm trước.",
             at(y, "15:00"),
-            topics={"dau_tu_kinh_te": 0.6}, tone="tich_cuc",
+            topics={"dau_tu_kinh_te": 0.6},
+            tone="tich_cuc",
         )
         item(
-            "other_province", "tinnhanh",
+            "other_province",
+            "tinnhanh",
             "Cần Thơ khai mạc lễ hội bánh dân gian Nam Bộ",
             "Lễ hội diễn ra tại công viên sông Hậu, thành phố Cần Thơ.",
             at(y, "12:00"),
-            relevant=False, places=[], why=["Bài chủ yếu nói về Cần Thơ"],
+            relevant=False,
+            places=[],
+            why=["Bài chủ yếu nói về Cần Thơ"],
         )
         for username, (role, name, password) in PASSWORDS.items():
             add_user(session, username, password, role=role, display_name=name, by="test")
@@ -275,8 +320,12 @@ def sign_in(client, username: str, password: str | None = None):
     page = client.get("/login")
     return client.post(
         "/login",
-        data={"username": username, "password": password, "csrf_token": csrf_of(page.text),
-              "next": "/queue"},
+        data={
+            "username": username,
+            "password": password,
+            "csrf_token": csrf_of(page.text),
+            "next": "/queue",
+        },
         follow_redirects=False,
     )
 

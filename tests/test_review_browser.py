@@ -95,8 +95,18 @@ def site(tmp_path_factory):
     password = re.search(r"tài khoản demo, mật khẩu (\S+)", demo.stdout)
     assert password, demo.stdout[-2000:]
     for (username, name, secret), role in ((OFFICER, "officer"), (LEAD, "lead")):
-        r = diemtin(data, "users", "add", username, "--role", role, "--name", name,
-                    "--password-stdin", input=secret + "\n")
+        r = diemtin(
+            data,
+            "users",
+            "add",
+            username,
+            "--role",
+            role,
+            "--name",
+            name,
+            "--password-stdin",
+            input=secret + "\n",
+        )
         assert r.returncode == 0, r.stdout + r.stderr
     inbox = Inbox()
     smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
@@ -175,3 +185,81 @@ def message_text(raw: bytes) -> str:
         if part.get_content_maintype() == "text":
             parts.append(part.get_content())
     return "\n".join(parts)
+
+
+def test_officer_decides_and_lead_approves_and_sends(site, browser, tmp_path):
+    base, inbox, _data, _demo_password = site
+    shots = tmp_path
+    # ── the officer: sign in, filter the queue, open the rumour, decide ──
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
+    page = ctx.new_page()
+    sign_in(page, base, OFFICER[0], OFFICER[2])
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Hàng chờ")
+    shoot(page, shots, "hang-cho")
+    page.get_by_label("Sai lệch").select_option("sai_lech")
+    page.get_by_role("button", name="Lọc").click()
+    expect(page).to_have_url(re.compile(r"misleading=sai_lech"))
+    rumour = page.locator("table a[href^='/items/']").filter(has_text=re.compile("vỡ đê", re.I))
+    expect(rumour.first).to_be_visible()
+    # Every row left is a misleading one.
+    badges = page.locator("table tbody tr .badge.sai_lech")
+    assert badges.count() >= page.locator("table tbody tr").count() >= 1
+    rumour.first.click()
+    expect(page).to_have_url(re.compile(r"/items/\d+$"))
+    item_url = page.url
+    # The evidence: the contradicting official statement, the places, the lexicon.
+    evidence = page.locator(
+        "section", has=page.get_by_role("heading", name=re.compile("Bằng chứng sai lệch"))
+    )
+    expect(evidence).to_contain_text("bác bỏ")
+    statement = evidence.locator("a[href^='/items/']").first
+    expect(statement).to_be_visible()
+    expect(page.get_by_role("heading", name="Địa danh khớp")).to_be_visible()
+    expect(
+        page.locator("mark").filter(has_text=re.compile("Cầu Ngang", re.I)).first
+    ).to_be_visible()
+    shoot(page, shots, "tin")
+    page.get_by_label("Xác nhận cảnh báo").check()
+    page.get_by_label("Đề xuất xử lý").fill(HANDLING)
+    page.get_by_label("Trạng thái").select_option("dang_xu_ly")
+    page.get_by_role("button", name="Ghi quyết định").click()
+    expect(page.get_by_text(re.compile("Đã ghi quyết định"))).to_be_visible()
+    expect(page.locator("body")).to_contain_text("Công an tỉnh xác minh tài khoản")
+    # A phone sees the same page without sideways scrolling.
+    phone = browser.new_context(
+        viewport={"width": 375, "height": 812}, locale="vi-VN", storage_state=ctx.storage_state()
+    )
+    p2 = phone.new_page()
+    for path, name in (
+        ("/queue", "hang-cho"),
+        (item_url.removeprefix(base), "tin"),
+        ("/desk", "ban-tin"),
+    ):
+        p2.goto(base + path)
+        shoot(p2, shots, name)
+    phone.close()
+    # An officer cannot approve.
+    page.goto(base + "/desk")
+    shoot(page, shots, "ban-tin")
+    expect(page.get_by_role("button", name=re.compile("Duyệt"))).to_have_count(0)
+    page.get_by_role("button", name="Đăng xuất").click()
+    expect(page).to_have_url(re.compile("/login"))
+    ctx.close()
+
+    # ── the lead: the draft carries the decision; approve, send ──
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
+    page = ctx.new_page()
+    sign_in(page, base, LEAD[0], LEAD[2], start="/desk")
+    expect(page.locator("main")).to_contain_text("Công an tỉnh xác minh tài khoản")
+    page.get_by_role("button", name=re.compile("^Duyệt")).first.click()
+    expect(page.locator("main")).to_contain_text(re.compile("Đã duyệt"))
+    page.get_by_role("button", name=re.compile("^Gửi")).first.click()
+    expect(page.locator("main")).to_contain_text(re.compile("Đã gửi"))
+    shoot(page, shots, "ban-tin-da-gui")
+    ctx.close()
+    assert len(inbox.messages) == 2  # the demo profile's two recipients, once each
+    rcpts = sorted(r for rcpt, _ in inbox.messages for r in rcpt)
+    assert rcpts == ["lanhdao.tinhuy@demo.vinhlong.local", "vanphong.ubnd@demo.vinhlong.local"]
+    for _, raw in inbox.messages:
+        body = message_text(raw)
+        assert "Công an tỉnh xác minh tài khoản tung tin đê biển Cầu Ngang bị vỡ" in body

@@ -1,5 +1,6 @@
 """review app: users, sessions, sign-in attempts, API tokens, saved filters, audit log; decisions
-gain assignee, summary and rank; sources gain an admin's pause; decisions and audit_log become append-only in the database.
+gain assignee, summary and rank; sources gain an admin's pause; decisions and audit_log become
+append-only in the database.
 
 Revision ID: 0005
 Revises: 0004
