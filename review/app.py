@@ -164,7 +164,10 @@ def create_app(
                 {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
             )
         return render(
-            request, "error.html", status_code=exc.status_code, message=exc.detail,
+            request,
+            "error.html",
+            status_code=exc.status_code,
+            message=exc.detail,
             code=exc.status_code,
         )
 
@@ -173,8 +176,12 @@ def create_app(
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": jsonable_errors(exc)}, status_code=422)
         return render(
-            request, "error.html", status_code=422, code=422,
-            message="Dữ liệu gửi lên không hợp lệ: " + "; ".join(
+            request,
+            "error.html",
+            status_code=422,
+            code=422,
+            message="Dữ liệu gửi lên không hợp lệ: "
+            + "; ".join(
                 f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors()
             ),
         )
@@ -220,7 +227,10 @@ def create_app(
             record_attempt(db, username, address, False, now)
             db.commit()
             return render(
-                request, "login.html", status_code=429, next=safe_next(next),
+                request,
+                "login.html",
+                status_code=429,
+                next=safe_next(next),
                 error="Đăng nhập sai quá nhiều lần. Hãy đợi một phút rồi thử lại.",
             )
         user = find_user(db, username) if username else None
@@ -229,15 +239,25 @@ def create_app(
         if not ok:
             db.commit()
             return render(
-                request, "login.html", status_code=401, next=safe_next(next),
+                request,
+                "login.html",
+                status_code=401,
+                next=safe_next(next),
                 error="Sai tên đăng nhập hoặc mật khẩu.",
             )
         # A new session id at sign-in; the visitor's session (and its CSRF token) ends.
         end_session(db, request.cookies.get(COOKIE))
         sweep_sessions(db, idle=dt.timedelta(minutes=cfg.web.idle_minutes), now=now)
         secret, _ = new_session(db, user=user, address=address, now=now)
-        audit(db, user=user.username, action="signin", object_type="user",
-              object_id=user.username, address=address, now=now)
+        audit(
+            db,
+            user=user.username,
+            action="signin",
+            object_type="user",
+            object_id=user.username,
+            address=address,
+            now=now,
+        )
         db.commit()
         response = RedirectResponse(safe_next(next), status_code=303)
         set_cookie(request, response, secret)

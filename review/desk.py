@@ -1,0 +1,800 @@
+"""The digest desk (bàn biên tập điểm tin): the day's draft as it will be sent, edited entry by
+entry, approved and sent by a lead.
+
+Every edit is an officer's decision on all the entry's items (`review.decisions.record_many`:
+audited, and read by the digest like any other decision), after which the draft is rebuilt. An
+edit after approval rebuilds with ``force=True``, which withdraws the approval (the lead must
+approve again); a digest that is being sent or was sent is never edited. Sending goes through
+`digest.deliver.send_digest`, whose ledger never sends a recipient the same digest twice.
+
+Messages after a redirect travel as short codes (``?msg=saved``), never as text from the request.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from digest.build import DigestResult, build_digest, collect, find_converter, topic_thresholds
+from digest.deliver import DeliveryError, find_digest, inert_html, ledger, send_digest
+from digest.model import DigestData, Entry, Section
+from digest.render import CHART_CID
+from digest.schedule import DeliveryConfig, deadline_time, delivery_config, send_time
+from digest.select import Row, clean_text, clean_title, load_rows
+from digest.smtp import SendBusy
+from review.app import render
+from review.auth import CurrentUser, Db, client_address, now_of
+from review.decisions import DecisionError, history, record_many
+from store.accounts import audit, role_at_least
+from store.models import AuditLog, Delivery, Digest, User
+from store.profile import Profile, load_profile
+from store.settings import Settings
+
+router = APIRouter(include_in_schema=False)
+
+STATUS_VI = {
+    "built": "Bản nháp",
+    "approved": "Đã duyệt",
+    "sending": "Đang gửi",
+    "sent": "Đã gửi",
+    "failed": "Lỗi gửi",
+}
+DELIVERY_VI = {"pending": "Chờ gửi", "sent": "Đã gửi", "failed": "Lỗi gửi"}
+EDITABLE = ("built", "approved")
+SENDABLE = ("approved", "sending", "failed", "sent")
+PREVIEW_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
+MESSAGES = {
+    "built": ("notice", "Đã lập bản nháp."),
+    "rebuilt": ("notice", "Đã lập lại bản nháp theo các quyết định mới nhất."),
+    "saved": ("notice", "Đã lưu; bản nháp đã được lập lại."),
+    "nochange": ("notice", "Không có gì thay đổi."),
+    "excluded": ("notice", "Đã loại tin khỏi bản tin; bản nháp đã được lập lại."),
+    "included": ("notice", "Đã đưa tin trở lại bản tin; bản nháp đã được lập lại."),
+    "moved": ("notice", "Đã đổi thứ tự; bản nháp đã được lập lại."),
+    "withdrawn": ("alert", "Bản tin đã thay đổi sau khi duyệt: cần duyệt lại."),
+    "locked": ("alert", "Bản tin đang gửi hoặc đã gửi: không sửa hay lập lại được nữa."),
+    "missing": (
+        "alert",
+        "Không tìm thấy tin này trong bản tin (có thể vừa thay đổi); hãy xem lại.",
+    ),
+    "nodigest": ("alert", "Chưa có bản tin của ngày này: hãy tạo bản nháp trước."),
+    "approved": ("notice", "Đã duyệt bản tin."),
+    "already": ("notice", "Bản tin đã được duyệt từ trước."),
+    "changed": ("alert", "Bản tin đã thay đổi từ lúc anh/chị mở trang: hãy xem lại rồi duyệt."),
+    "unapproved": ("alert", "Cần duyệt bản tin trước khi gửi."),
+    "busy": ("alert", "Đang có một lượt gửi khác; hãy thử lại sau ít phút."),
+    "senderror": ("alert", "Không gửi được: xem «Lần gửi gần nhất» bên dưới."),
+}
+
+
+# ── what the desk works on ───────────────────────────────────────────────────────────────────
+
+
+@dataclass
+class Desk:
+    """The profile, its delivery keys and the clock of one request."""
+
+    factory: sessionmaker[Session]
+    settings: Settings
+    profile: Profile
+    name: str  # the digests' profile name (the profile file's stem, as the cycle names it)
+    cfg: DeliveryConfig
+    tz: ZoneInfo
+    now: dt.datetime
+    pdf: bool  # build the PDF with each draft (what is built is what is sent)
+
+    @property
+    def today(self) -> dt.date:
+        return self.now.astimezone(self.tz).date()
+
+
+def desk_of(request: Request) -> Desk:
+    config = request.app.state.config
+    path = Path(config.settings.profile_path(config.profile_name))
+    profile, _problems = load_profile(path)
+    return Desk(
+        factory=request.app.state.factory,
+        settings=config.settings,
+        profile=profile,
+        name=path.stem,
+        cfg=delivery_config(profile),
+        tz=request.app.state.tz,
+        now=now_of(request),
+        pdf=bool(getattr(request.app.state, "desk_pdf", True)),
+    )
+
+
+def build(desk: Desk, day: dt.date, *, force: bool = False, pdf: bool | None = None):
+    """Build (or rebuild) the day's digest; approved ones only with ``force``."""
+    return build_digest(
+        desk.factory,
+        desk.profile,
+        desk.name,
+        day,
+        desk.settings,
+        now=desk.now,
+        force=force,
+        pdf=desk.pdf if pdf is None else pdf,
+    )
+
+
+def version_of(row: Digest, rows: list[Row]) -> str:
+    """What the lead looked at: this build, the window's items and the decisions on them (any
+    of them changing changes what the desk shows)."""
+    decided = max((r.decision.id for r in rows if r.decision is not None), default=0)
+    newest = max((r.id for r in rows), default=0)
+    return f"{row.id}-{row.built_at.timestamp():.6f}-{len(rows)}-{newest}-{decided}"
+
+
+@dataclass
+class ExcludedGroup:
+    """Items of one story left out of the digest by a decision."""
+
+    item_ids: list[int]
+    title: str
+    outlets: list[str]
+    by: str | None
+    at: dt.datetime | None
+
+
+def excluded_groups(rows: list[Row]) -> list[ExcludedGroup]:
+    groups: dict[tuple, list[Row]] = {}
+    for r in rows:
+        if r.excluded:
+            key = ("s", r.story_id) if r.story_id is not None else ("i", r.id)
+            groups.setdefault(key, []).append(r)
+    out = []
+    for members in groups.values():
+        newest = max((r.decision for r in members), key=lambda d: (d.at, d.id))
+        out.append(
+            ExcludedGroup(
+                item_ids=[r.id for r in members],
+                title=clean_title(members[0].title, [members[0].outlet]),
+                outlets=list(dict.fromkeys(r.outlet for r in members)),
+                by=newest.user,
+                at=newest.at,
+            )
+        )
+    return out
+
+
+def window_rows(session: Session, desk: Desk, row: Digest) -> list[Row]:
+    return load_rows(
+        session, row.window_start, row.window_end, thresholds=topic_thresholds(desk.settings)
+    )
+
+
+def is_stale(rows: list[Row], row: Digest) -> bool:
+    """A decision on the day's items newer than the build: the draft no longer says it."""
+    return any(r.decision is not None and r.decision.at > row.built_at for r in rows)
+
+
+def digest_data(session: Session, desk: Desk, row: Digest) -> DigestData:
+    return collect(
+        session, desk.profile, desk.name, row.date, row.number, desk.settings, now=desk.now
+    )
+
+
+def editable_sections(data: DigestData) -> list[Section]:
+    return [s for s in data.sections if not s.brief]
+
+
+def find_entry(data: DigestData, item_id: int) -> tuple[Section, Entry] | None:
+    for section in editable_sections(data):
+        for entry in section.entries:
+            if item_id in entry.item_ids:
+                return section, entry
+    return None
+
+
+def reorder(order: list[Entry], entry: Entry, position: int) -> list[tuple[Entry, int]]:
+    """The ranks to write so that `entry` lands at `position` (1-based) of its section.
+
+    Entries up to the furthest of its old place, its new place and the last ranked entry get
+    ranks 1, 2, …; the ones after stay unranked (the digest's own order, after the ranked).
+    """
+    old = order.index(entry)
+    new = min(max(position, 1), len(order)) - 1
+    moved = [e for e in order if e is not entry]
+    moved.insert(new, entry)
+    last_ranked = max((i for i, e in enumerate(order) if e.rank is not None), default=-1)
+    upto = max(old, new, last_ranked) + 1
+    return [(e, n) for n, e in enumerate(moved[:upto], 1)]
+
+
+def verdict_before_exclusion(session: Session, item_id: int) -> str:
+    """The verdict an item had before it was excluded (confirm when it had none)."""
+    for dec in reversed(history(session, [item_id])):
+        if dec.action != "exclude":
+            return dec.action if dec.action in ("confirm", "dismiss", "correct") else "confirm"
+    return "confirm"
+
+
+def digest_audits(session: Session, digest_id: int) -> list[AuditLog]:
+    return list(
+        session.scalars(
+            select(AuditLog)
+            .where(AuditLog.object_type == "digest", AuditLog.object_id == str(digest_id))
+            .order_by(AuditLog.id.desc())  # append-only: the newest row is the last
+        )
+    )
+
+
+# ── the page ─────────────────────────────────────────────────────────────────────────────────
+
+
+@dataclass
+class DeskView:
+    day: dt.date
+    row: Digest | None = None
+    data: DigestData | None = None
+    excluded: list[ExcludedGroup] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
+    stale: bool = False
+    version: str = ""  # what an approval from this page approves (see version_of)
+    withdrawn: AuditLog | None = None  # the approval was withdrawn by this edit, and not renewed
+    last_send: AuditLog | None = None
+    approver: str | None = None  # the approver's display name
+
+
+def load_view(session: Session, desk: Desk, day: dt.date) -> DeskView:
+    view = DeskView(day=day, row=find_digest(session, desk.name, day))
+    row = view.row
+    if row is None:
+        return view
+    view.data = digest_data(session, desk, row)
+    rows = window_rows(session, desk, row)
+    view.excluded = excluded_groups(rows)
+    view.stale = row.status in EDITABLE and is_stale(rows, row)
+    view.version = version_of(row, rows)
+    view.deliveries = ledger(session, row.id)
+    audits = digest_audits(session, row.id)
+    newest_approval = next(
+        (a for a in audits if a.action in ("digest.approve", "digest.withdraw")), None
+    )
+    if row.status == "built" and newest_approval and newest_approval.action == "digest.withdraw":
+        view.withdrawn = newest_approval
+    view.last_send = next((a for a in audits if a.action == "digest.send"), None)
+    if row.approved_by:
+        who = session.scalar(select(User).where(User.username == row.approved_by))
+        view.approver = (who.display_name if who else None) or row.approved_by
+    return view
+
+
+def schedule_text(desk: Desk, day: dt.date) -> list[str]:
+    """The profile's schedule for the day, in Vietnamese."""
+    cfg = desk.cfg
+    at = send_time(day, cfg).astimezone(cfg.tz)
+    lines = [f"Giờ gửi theo lịch: {at:%H:%M} ngày {at:%d/%m/%Y} (giờ {cfg.timezone})."]
+    if cfg.require_approval:
+        limit = deadline_time(day, cfg).astimezone(cfg.tz)
+        lines.append("Bản tin chờ lãnh đạo duyệt: đã duyệt thì gửi đúng giờ.")
+        if cfg.send_unapproved:
+            lines.append(f"Đến {limit:%H:%M} mà chưa duyệt thì hệ thống gửi bản chưa duyệt.")
+        else:
+            lines.append(f"Quá hạn duyệt ({limit:%H:%M}) vẫn không gửi bản chưa duyệt.")
+    else:
+        lines.append("Không chờ duyệt: đến giờ, hệ thống tự gửi bản nháp hiện tại.")
+    return lines
+
+
+QueryText = Annotated[str | None, Query()]
+Text = Annotated[str, Form()]  # parsed here: a malformed field gets a page, not a crash
+BAD_INPUT = "Dữ liệu gửi lên không hợp lệ. Hãy tải lại trang và thử lại."
+MAX_ID = 2**63 - 1
+
+
+def as_day(text: str | None) -> dt.date | None:
+    """YYYY-MM-DD, else None."""
+    text = (text or "").strip()
+    if len(text) != 10:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def as_int(text: str | None, hi: int = MAX_ID) -> int | None:
+    """A positive whole number up to `hi`, else None."""
+    text = (text or "").strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 19:
+        return None
+    value = int(text)
+    return value if 1 <= value <= hi else None
+
+
+def error_page(request: Request, code: int, message: str) -> HTMLResponse:
+    """Rendered, not raised: a raised HTTPException rolls the request's session back before
+    the error page is drawn, detaching the visitor it needs (review.auth.get_db)."""
+    return render(request, "error.html", status_code=code, code=code, message=message)
+
+
+def refused(request: Request, user: User) -> HTMLResponse | None:
+    """The 403 page for a user below lead (what review.auth.Lead would say)."""
+    if role_at_least(user.role, "lead"):
+        return None
+    return error_page(request, 403, "Chỉ lãnh đạo được duyệt, gửi hoặc lập lại bản tin đã duyệt.")
+
+
+def desk_url(day: dt.date, msg: str | None = None, anchor: str = "", **extra: int) -> str:
+    url = f"/desk?day={day.isoformat()}"
+    if msg:
+        url += f"&msg={msg}"
+    for key, value in extra.items():
+        url += f"&{key}={int(value)}"
+    return url + (f"#{anchor}" if anchor else "")
+
+
+def go(day: dt.date, msg: str | None = None, anchor: str = "", **extra: int) -> RedirectResponse:
+    return RedirectResponse(desk_url(day, msg, anchor, **extra), status_code=303)
+
+
+def send_message(sent: int, already: int, failed: int) -> tuple[str, str]:
+    parts = [f"đã gửi cho {sent} người nhận"]
+    if already:
+        parts.append(f"{already} người nhận đã có bản tin từ trước (không gửi lại)")
+    if failed:
+        parts.append(f"{failed} người nhận chưa gửi được (xem sổ gửi)")
+    text = "Kết quả gửi: " + "; ".join(parts) + "."
+    return ("alert" if failed else "notice"), text
+
+
+@router.get("/desk", response_class=HTMLResponse)
+def desk_page(
+    request: Request,
+    db: Db,
+    user: CurrentUser,
+    day: QueryText = None,
+    msg: QueryText = None,
+    n: QueryText = None,
+    a: QueryText = None,
+    f: QueryText = None,
+):
+    desk = desk_of(request)
+    wanted = as_day(day) if day else desk.today
+    if wanted is None:
+        return error_page(request, 422, BAD_INPUT)
+    day = wanted
+    if day == desk.today and find_digest(db, desk.name, day) is None:
+        db.commit()  # end this read before another session writes (SQLite)
+        build(desk, day)
+    db.commit()
+    view = load_view(db, desk, day)
+    if msg == "sent":
+        message = send_message(*(min(as_int(v) or 0, 10000) for v in (n, a, f)))
+    else:
+        message = MESSAGES.get(msg or "")
+    return show(request, desk, view, message=message, can_lead=role_at_least(user.role, "lead"))
+
+
+def show(request: Request, desk: Desk, view: DeskView, **context) -> HTMLResponse:
+    row = view.row
+    return render(
+        request,
+        "desk.html",
+        desk=desk,
+        view=view,
+        row=row,
+        data=view.data,
+        sections=editable_sections(view.data) if view.data else [],
+        positive=next((s for s in view.data.sections if s.brief), None) if view.data else None,
+        editable=row is not None and row.status in EDITABLE,
+        status_vi=STATUS_VI.get(row.status, row.status) if row else "Chưa lập",
+        delivery_vi=DELIVERY_VI,
+        schedule=schedule_text(desk, view.day),
+        recipients=desk.cfg.recipients,
+        version=view.version,
+        prev_day=view.day - dt.timedelta(days=1),
+        next_day=view.day + dt.timedelta(days=1),
+        last_send=view.last_send,
+        **context,
+    )
+
+
+@router.get("/desk/preview")
+def desk_preview(request: Request, db: Db, user: CurrentUser, day: QueryText = None) -> Response:
+    """The e-mail body as built, alone, under a CSP of its own (no script, no fetch): it is
+    shown in a sandboxed frame. The chart, referenced as cid:, is inlined as data:."""
+    desk = desk_of(request)
+    wanted = as_day(day) if day else desk.today
+    if wanted is None:
+        return error_page(request, 422, BAD_INPUT)
+    row = find_digest(db, desk.name, wanted)
+    files = (row.files or {}) if row else {}
+    html_path = Path(files["html"]) if files.get("html") else None
+    if html_path is None or not html_path.is_file():
+        return error_page(request, 404, "Chưa có bản tin của ngày này.")
+    body = inert_html(html_path.read_text(encoding="utf-8"))
+    png = Path(files["png"]) if files.get("png") else None
+    if png is not None and png.is_file():
+        data_uri = "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii")
+        body = body.replace(f"cid:{CHART_CID}", data_uri)
+    return HTMLResponse(body, headers={"Content-Security-Policy": PREVIEW_CSP})
+
+
+# ── building ─────────────────────────────────────────────────────────────────────────────────
+
+
+def withdraw_if_rebuilt(
+    db: Session,
+    user: User,
+    request: Request,
+    desk: Desk,
+    before: tuple[str, str | None, dt.datetime | None] | None,
+    result: DigestResult,
+) -> bool:
+    """Record that a rebuild withdrew an approval; whether it did."""
+    if before is None or before[0] != "approved" or result.frozen:
+        return False
+    audit(
+        db,
+        user=user.username,
+        action="digest.withdraw",
+        object_type="digest",
+        object_id=result.digest_id,
+        before={
+            "status": "approved",
+            "approved_by": before[1],
+            "approved_at": before[2].isoformat() if before[2] else None,
+        },
+        after={"status": "built"},
+        address=client_address(request),
+        now=desk.now,
+    )
+    db.commit()
+    return True
+
+
+def state_of_row(row: Digest | None) -> tuple[str, str | None, dt.datetime | None] | None:
+    return (row.status, row.approved_by, row.approved_at) if row is not None else None
+
+
+@router.post("/desk/build")
+def desk_build(
+    request: Request,
+    db: Db,
+    user: CurrentUser,
+    day: Text = "",
+    force: Text = "",
+):
+    """Create or refresh the draft. Refreshing never touches an approved digest unless a lead
+    asks (`force`), which withdraws the approval."""
+    forced = force == "true"
+    if forced and (no := refused(request, user)):
+        return no
+    if (day := as_day(day)) is None:
+        return error_page(request, 422, BAD_INPUT)
+    desk = desk_of(request)
+    row = find_digest(db, desk.name, day)
+    if row is not None and row.status not in EDITABLE:
+        return go(day, "locked")
+    before = state_of_row(row)
+    db.commit()
+    result = build(desk, day, force=forced)
+    if withdraw_if_rebuilt(db, user, request, desk, before, result):
+        return go(day, "withdrawn")
+    return go(day, "rebuilt" if row is not None else "built")
+
+
+# ── editing entries ──────────────────────────────────────────────────────────────────────────
+
+
+def edit_entry(
+    request: Request,
+    db: Session,
+    user: User,
+    day_text: str,
+    item_text: str,
+    change,
+    done: str,
+) -> Response:
+    """Find the entry holding the item in the day's digest, let `change(desk, entry, section)`
+    record decisions (returning how many items changed), then rebuild the draft."""
+    day, item_id = as_day(day_text), as_int(item_text)
+    if day is None or item_id is None:
+        return error_page(request, 422, BAD_INPUT)
+    desk = desk_of(request)
+    row = find_digest(db, desk.name, day)
+    if row is None:
+        return go(day, "nodigest")
+    if row.status not in EDITABLE:
+        return go(day, "locked")
+    data = digest_data(db, desk, row)
+    found = find_entry(data, item_id)
+    if found is None:
+        return go(day, "missing")
+    section, entry = found
+    try:
+        changed = change(desk, entry, section)
+    except DecisionError as exc:
+        db.rollback()
+        return error_page(request, 422, str(exc))
+    if not changed:
+        return go(day, "nochange", f"tin-{entry.item_ids[0]}")
+    return rebuild_after_edit(request, db, user, desk, day, done, f"tin-{entry.item_ids[0]}")
+
+
+def rebuild_after_edit(
+    request: Request, db: Session, user: User, desk: Desk, day: dt.date, done: str, anchor: str
+) -> RedirectResponse:
+    db.commit()
+    before = state_of_row(find_digest(db, desk.name, day))
+    db.commit()
+    if before is not None and before[0] not in EDITABLE:  # sent meanwhile: the edit stays a
+        return go(day, "locked")  # decision on the items, the sent digest is left as it was
+    result = build(desk, day, force=True)
+    if withdraw_if_rebuilt(db, user, request, desk, before, result):
+        return go(day, "withdrawn", anchor)
+    return go(day, done, anchor)
+
+
+def same_text(new: str, old: str | None) -> bool:
+    return clean_text(new) == clean_text(old)
+
+
+@router.post("/desk/summary")
+def desk_summary(
+    request: Request,
+    db: Db,
+    user: CurrentUser,
+    day: Text = "",
+    item_id: Text = "",
+    summary: Text = "",
+):
+    """The entry's summary as the digest prints it; empty: back to the automatic one."""
+
+    def change(desk: Desk, entry: Entry, _section: Section) -> int:
+        if summary.strip() and same_text(summary, entry.summary):
+            return 0
+        return record_many(
+            db,
+            entry.item_ids,
+            user=user.username,
+            changes={"summary": summary},
+            address=client_address(request),
+            now=desk.now,
+        )
+
+    return edit_entry(request, db, user, day, item_id, change, "saved")
+
+
+@router.post("/desk/handling")
+def desk_handling(
+    request: Request,
+    db: Db,
+    user: CurrentUser,
+    day: Text = "",
+    item_id: Text = "",
+    handling: Text = "",
+):
+    """The proposed handling (đề xuất); empty: back to the profile's rules."""
+
+    def change(desk: Desk, entry: Entry, _section: Section) -> int:
+        if handling.strip() and same_text(handling, entry.handling):
+            return 0
+        return record_many(
+            db,
+            entry.item_ids,
+            user=user.username,
+            changes={"handling": handling},
+            address=client_address(request),
+            now=desk.now,
+        )
+
+    return edit_entry(request, db, user, day, item_id, change, "saved")
+
+
+@router.post("/desk/exclude")
+def desk_exclude(
+    request: Request,
+    db: Db,
+    user: CurrentUser,
+    day: Text = "",
+    item_id: Text = "",
+):
+    def change(desk: Desk, entry: Entry, _section: Section) -> int:
+        return record_many(
+            db,
+            entry.item_ids,
+            user=user.username,
+            action="exclude",
+            address=client_address(request),
+            now=desk.now,
+        )
+
+    return edit_entry(request, db, user, day, item_id, change, "excluded")
+
+
+@router.post("/desk/move")
+def desk_move(
+    request: Request,
+    db: Db,
+    user: CurrentUser,
+    day: Text = "",
+    item_id: Text = "",
+    direction: Text = "",
+    position: Text = "",
+):
+    """Move an entry within its section: one place up or down, or to a numbered place."""
+
+    def change(desk: Desk, entry: Entry, section: Section) -> int:
+        order = section.entries
+        here = order.index(entry) + 1
+        if direction == "up":
+            target = here - 1
+        elif direction == "down":
+            target = here + 1
+        elif as_int(position, 10000) is not None:
+            target = as_int(position, 10000)
+        else:
+            return 0
+        target = min(max(target, 1), len(order))
+        if target == here and entry.rank is not None:
+            return 0
+        n = 0
+        for e, rank in reorder(order, entry, target):
+            n += record_many(
+                db,
+                e.item_ids,
+                user=user.username,
+                changes={"rank": rank},
+                address=client_address(request),
+                now=desk.now,
+            )
+        return n
+
+    return edit_entry(request, db, user, day, item_id, change, "moved")
+
+
+@router.post("/desk/include")
+def desk_include(
+    request: Request,
+    db: Db,
+    user: CurrentUser,
+    day: Text = "",
+    item_id: Text = "",
+):
+    """Put an excluded story back: each item gets back the verdict it had before."""
+    if (day := as_day(day)) is None or (item := as_int(item_id)) is None:
+        return error_page(request, 422, BAD_INPUT)
+    desk = desk_of(request)
+    row = find_digest(db, desk.name, day)
+    if row is None:
+        return go(day, "nodigest")
+    if row.status not in EDITABLE:
+        return go(day, "locked")
+    group = next(
+        (g for g in excluded_groups(window_rows(db, desk, row)) if item in g.item_ids), None
+    )
+    if group is None:
+        return go(day, "missing")
+    by_verdict: dict[str, list[int]] = {}
+    for iid in group.item_ids:
+        by_verdict.setdefault(verdict_before_exclusion(db, iid), []).append(iid)
+    for verdict, ids in by_verdict.items():
+        record_many(
+            db,
+            ids,
+            user=user.username,
+            action=verdict,
+            address=client_address(request),
+            now=desk.now,
+        )
+    return rebuild_after_edit(request, db, user, desk, day, "included", f"tin-{item}")
+
+
+# ── approving and sending (leads) ────────────────────────────────────────────────────────────
+
+
+@router.post("/desk/approve")
+def desk_approve(
+    request: Request,
+    db: Db,
+    user: CurrentUser,
+    day: Text = "",
+    version: Text = "",
+):
+    """Approve what the lead looked at: refused when the digest, its items or their decisions
+    changed since the page was drawn; a draft older than the decisions the page showed is
+    rebuilt first (with its PDF), then approved."""
+    if no := refused(request, user):
+        return no
+    if (day := as_day(day)) is None:
+        return error_page(request, 422, BAD_INPUT)
+    desk = desk_of(request)
+    row = find_digest(db, desk.name, day)
+    if row is None:
+        return go(day, "nodigest")
+    if row.status == "approved":
+        return go(day, "already")
+    if row.status != "built":
+        return go(day, "locked")
+    rows = window_rows(db, desk, row)
+    if version != version_of(row, rows):
+        return go(day, "changed")
+    no_pdf = desk.pdf and "pdf" not in (row.files or {}) and find_converter() is not None
+    if is_stale(rows, row) or no_pdf:
+        db.commit()
+        build(desk, day)
+    db.commit()
+    row = db.get(Digest, row.id, with_for_update=True)
+    db.refresh(row)
+    if row.status != "built":
+        return go(day, "locked")
+    row.status, row.approved_by, row.approved_at = "approved", user.username, desk.now
+    audit(
+        db,
+        user=user.username,
+        action="digest.approve",
+        object_type="digest",
+        object_id=row.id,
+        before={"status": "built"},
+        after={"status": "approved", "approved_by": user.username, "number": row.number},
+        address=client_address(request),
+        now=desk.now,
+    )
+    db.commit()
+    return go(day, "approved")
+
+
+@router.post("/desk/send")
+def desk_send(request: Request, db: Db, user: CurrentUser, day: Text = ""):
+    """Send the approved digest now to every recipient who does not have it yet."""
+    if no := refused(request, user):
+        return no
+    if (day := as_day(day)) is None:
+        return error_page(request, 422, BAD_INPUT)
+    desk = desk_of(request)
+    row = find_digest(db, desk.name, day)
+    if row is None:
+        return go(day, "nodigest")
+    if row.status not in SENDABLE:
+        return go(day, "unapproved")
+    digest_id = row.id
+    db.commit()
+    try:
+        result = send_digest(
+            desk.factory, desk.settings, desk.profile, desk.name, day, now=desk.now
+        )
+    except SendBusy:
+        return go(day, "busy")
+    except DeliveryError as exc:
+        audit(
+            db,
+            user=user.username,
+            action="digest.send",
+            object_type="digest",
+            object_id=digest_id,
+            after={"error": str(exc)},
+            address=client_address(request),
+            now=desk.now,
+        )
+        db.commit()
+        return go(day, "senderror")
+    audit(
+        db,
+        user=user.username,
+        action="digest.send",
+        object_type="digest",
+        object_id=digest_id,
+        after={
+            "status": result.status,
+            "sent": list(result.sent),
+            "already": list(result.already),
+            "failed": dict(result.failed),
+        },
+        address=client_address(request),
+        now=desk.now,
+    )
+    db.commit()
+    return go(day, "sent", n=len(result.sent), a=len(result.already), f=len(result.failed))
