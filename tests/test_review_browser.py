@@ -7,6 +7,7 @@ that handling in it. Screenshots at 1280 and 375 px are kept in the test's direc
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import os
 import re
@@ -17,11 +18,13 @@ import time
 import urllib.request
 from email import policy
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
 ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -141,7 +144,7 @@ def site(tmp_path_factory):
                 time.sleep(0.1)
         else:
             pytest.fail("diemtin web did not answer")
-        yield base, inbox, data, password.group(1)
+        yield base, inbox, data, password.group(1), digest_days(data)
     finally:
         web.terminate()
         try:
@@ -178,6 +181,31 @@ def shoot(page, out: Path, name: str) -> None:
     assert over <= 1, f"{name} at {width}px scrolls sideways by {over}px"
 
 
+def digest_days(data: Path) -> dict[int, dt.date]:
+    """Each misleading item's digest day: the day D whose window, 07:00 the day before → 07:00
+    on D (the demo profile's), holds its publication time. The demo dates its items around the
+    moment it runs, so the rumour's day depends on the time of day the test runs."""
+    from sqlalchemy import select
+
+    from store.db import open_store
+    from store.models import Classification, Item
+
+    factory = open_store(f"sqlite:///{data / 'diemtin.db'}")
+    with factory() as s:
+        rows = s.execute(
+            select(Item.id, Item.published_at, Item.fetched_at)
+            .join(Classification, Classification.item_id == Item.id)
+            .where(Classification.misleading == "sai_lech")
+        ).all()
+    factory.kw["bind"].dispose()
+    out = {}
+    for item_id, published, fetched in rows:
+        local = (published or fetched).astimezone(VN)
+        out[item_id] = (local - dt.timedelta(hours=7)).date() + dt.timedelta(days=1)
+    assert out, "the demo has no misleading item"
+    return out
+
+
 def message_text(raw: bytes) -> str:
     msg = email.message_from_bytes(raw, policy=policy.default)
     parts = []
@@ -188,7 +216,7 @@ def message_text(raw: bytes) -> str:
 
 
 def test_officer_decides_and_lead_approves_and_sends(site, browser, tmp_path):
-    base, inbox, _data, _demo_password = site
+    base, inbox, _data, _demo_password, days = site
     shots = tmp_path
     # ── the officer: sign in, filter the queue, open the rumour, decide ──
     ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
@@ -199,8 +227,17 @@ def test_officer_decides_and_lead_approves_and_sends(site, browser, tmp_path):
     page.get_by_label("Sai lệch").select_option("sai_lech")
     page.get_by_role("button", name="Lọc").click()
     expect(page).to_have_url(re.compile(r"misleading=sai_lech"))
-    rumour = page.locator("table a[href^='/items/']").filter(has_text=re.compile("vỡ đê", re.I))
-    expect(rumour.first).to_be_visible()
+    links = page.locator("table a[href^='/items/']")
+    expect(links.first).to_be_visible()
+    # The dyke-breach rumour (the demo's expected.RUMOUR).
+    rows = [
+        (links.nth(i).get_attribute("href"), links.nth(i).inner_text())
+        for i in range(links.count())
+    ]
+    dyke = [h for h, t in rows if re.search("vỡ đê", t, re.I)]
+    assert dyke, rows
+    rumour = page.locator(f"table a[href='{dyke[0]}']")
+    day = days[int(dyke[0].rsplit("/", 1)[-1])]
     # Every row left is a misleading one.
     badges = page.locator("table tbody tr .badge.sai_lech")
     assert badges.count() >= page.locator("table tbody tr").count() >= 1
@@ -249,7 +286,10 @@ def test_officer_decides_and_lead_approves_and_sends(site, browser, tmp_path):
     # ── the lead: the draft carries the decision; approve, send ──
     ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
     page = ctx.new_page()
-    sign_in(page, base, LEAD[0], LEAD[2], start="/desk")
+    sign_in(page, base, LEAD[0], LEAD[2], start=f"/desk?day={day.isoformat()}")
+    make = page.get_by_role("button", name="Tạo bản nháp")
+    if make.count():  # the demo built today's digest only
+        make.click()
     expect(page.locator("main")).to_contain_text("Công an tỉnh xác minh tài khoản")
     page.get_by_role("button", name=re.compile("^Duyệt")).first.click()
     expect(page.locator("main")).to_contain_text(re.compile("Đã duyệt"))
