@@ -31,6 +31,8 @@ def review_rows(session: Session, province: str | None = None) -> list[dict]:
     )
     rows = []
     for dec, item, cls in session.execute(stmt):
+        if dec.action == "note":
+            continue  # assigned, annotated or re-worded, but nobody judged the labels yet
         if dec.action == "exclude" and dec.relevant is None:
             continue  # left out of the digest, no judgement about its labels
         thresholds_topics = [

@@ -477,3 +477,100 @@ def test_roles_nest_and_unknown_roles_are_refused(world):
     assert not role_at_least("khach", "officer")
     with world.factory() as s, pytest.raises(AccountError):
         add_user(s, "khach", "mật-khẩu-đủ-dài-rồi", role="superuser")
+
+
+# ── roles ────────────────────────────────────────────────────────────────────────────────────
+
+LEAD_POSTS = ["/desk/approve", "/desk/send"]
+ADMIN_POSTS = [
+    "/sources/mientay24h/enabled",
+    "/users",
+    "/users/canbo2/role",
+    "/users/canbo2/active",
+    "/users/canbo2/password",
+]
+ADMIN_PAGES = ["/sources", "/users"]
+
+
+@pytest.mark.parametrize("who", ["canbo", "lanhdao"])
+def test_officers_and_leads_are_refused_what_is_above_them(world, who):
+    client = app_client(world, who)
+    token = csrf_of(client.get("/queue").text)
+    form = {
+        "csrf_token": token,
+        "enabled": "0",
+        "role": "admin",
+        "active": "0",
+        "username": "moi",
+        "password": "mật-khẩu-rất-dài-2026",
+        "password2": "mật-khẩu-rất-dài-2026",
+    }
+    with world.factory() as s:
+        audit_before = s.scalar(select(func.count(AuditLog.id)))
+    refused = ADMIN_POSTS + (LEAD_POSTS if who == "canbo" else [])
+    for path in refused:
+        r = client.post(path, data=form, follow_redirects=False)
+        assert r.status_code == 403, (who, path, r.status_code)
+    for path in ADMIN_PAGES:
+        assert client.get(path).status_code == 403, (who, path)
+    assert (client.get("/audit").status_code == 403) == (who == "canbo")
+    with world.factory() as s:
+        assert s.scalar(select(func.count(AuditLog.id))) == audit_before
+        assert s.scalar(select(User.role).where(User.username == "canbo2")) == "officer"
+        assert s.scalar(select(User.active).where(User.username == "canbo2"))
+
+
+# ── hostile content from the store is inert everywhere it is shown ───────────────────────────
+
+
+def inert(html: str, where: str) -> None:
+    """No script but ours, no inline event handler, no javascript: link in the page."""
+    from lxml import html as lh
+
+    doc = lh.fromstring(html)
+    scripts = [s.get("src") for s in doc.iter("script")]
+    assert scripts == ["/static/app.js"], (where, scripts)
+    for el in doc.iter():
+        if not isinstance(el.tag, str):
+            continue
+        for name, value in el.attrib.items():
+            assert not name.lower().startswith("on"), (where, el.tag, name)
+            if name.lower() in ("href", "src", "action", "formaction"):
+                assert not value.strip().lower().startswith("javascript:"), (where, value)
+    assert "<script>alert" not in html  # escaped text reads &lt;script&gt;, never a tag
+
+
+def test_script_tags_handlers_and_javascript_links_from_pages_are_inert(world):
+    client = app_client(world, "quantri")
+    xss, story = world.ids["xss"], world.stories["rumour"]
+    with world.factory() as s:
+        record_decision(
+            s,
+            xss,
+            user="canbo",
+            action="confirm",
+            changes={
+                "note": '<img src=x onerror=alert(7)> <a href="javascript:x">',
+                "handling": "<script>alert(8)</script> xác minh",
+            },
+        )
+        s.commit()
+    pages = [
+        "/queue",
+        f"/items/{xss}",
+        f"/stories/{story}",
+        "/search?q=C%E1%BA%A7u+Ngang",
+        "/search?q=script",
+        "/desk",
+        "/audit",
+        "/queue?flagged=0&reviewed=tat_ca",
+    ]
+    for path in pages:
+        r = client.get(path)
+        assert r.status_code == 200, path
+        inert(r.text, path)
+    page = client.get(f"/items/{xss}").text
+    assert (
+        "&lt;script&gt;alert(&#34;xss&#34;)&lt;/script&gt;" in page
+        or "&lt;script&gt;alert(&quot;xss&quot;)&lt;/script&gt;" in page
+    )

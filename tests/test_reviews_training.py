@@ -95,3 +95,34 @@ def test_decisions_become_weighted_training_rows(tmp_path):
     seed = load_rows(SEED_DIR / "train.jsonl")[:300]
     result = train(seed, [], None, out_dir=None, extra_rows=rows)
     assert result.sizes == {"train": 300, "extra": 1, "dev": 0}
+
+
+def test_decisions_made_in_the_review_app_are_training_rows(tmp_path):
+    """What an officer records on the item page (review.decisions) is what training reads:
+    corrections win, and a decision that only assigns or annotates teaches nothing."""
+    from reviewkit import make_world
+
+    from review.decisions import record_decision
+
+    world = make_world(f"sqlite:///{tmp_path / 'kho.db'}", tmp_path)
+    ids = world.ids
+    with world.factory() as s:
+        record_decision(
+            s,
+            ids["sovereignty"],
+            user="canbo",
+            action="correct",
+            changes={"misleading": "sai_lech", "topics": ["chu_quyen_bien_dao"]},
+        )
+        record_decision(s, ids["foreign"], user="canbo", action="dismiss")
+        record_decision(s, ids["ordinary"], user="canbo", changes={"assignee": "canbo2"})
+        s.commit()
+        rows = {r["title"]: r for r in review_rows(s, "Vĩnh Long")}
+    assert len(rows) == 2
+    sovereignty = rows["Bản đồ du lịch biển Vĩnh Long thiếu Hoàng Sa, Trường Sa?"]
+    assert sovereignty["misleading"] == "sai_lech"
+    assert sovereignty["topics"] == ["chu_quyen_bien_dao"]
+    assert sovereignty["sensitivity"] == "nhay_cam"  # kept as classified, not corrected
+    foreign = rows["Vinh Long farmers protest land compensation for coastal wind farm"]
+    assert foreign["sensitivity"] == "binh_thuong" and foreign["misleading"] == "khong"
+    assert all(r["weight"] == REVIEW_WEIGHT for r in rows.values())
