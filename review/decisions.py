@@ -28,6 +28,20 @@ VERDICT_VI = {
 }
 STATUS_VI = {"moi": "Mới", "dang_xu_ly": "Đang xử lý", "da_xu_ly": "Đã xử lý", "bo_qua": "Bỏ qua"}
 STATUSES = tuple(STATUS_VI)
+FIELD_VI = {
+    "action": "Quyết định",
+    "relevant": "Liên quan",
+    "topics": "Chủ đề",
+    "tone": "Sắc thái",
+    "sensitivity": "Mức nhạy cảm",
+    "misleading": "Sai lệch",
+    "handling": "Đề xuất xử lý",
+    "status": "Trạng thái",
+    "note": "Ghi chú",
+    "assignee": "Người được giao",
+    "summary": "Tóm tắt",
+    "rank": "Thứ tự",
+}
 FIELDS = (
     "relevant",
     "topics",

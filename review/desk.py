@@ -542,6 +542,25 @@ def same_text(new: str, old: str | None) -> bool:
     return clean_text(new) == clean_text(old)
 
 
+def edit_text(request: Request, db, user, day: str, item_id: str, field: str, value: str):
+    """Set the entry's `field` (summary or handling) on all its items; empty: back to the
+    automatic text."""
+
+    def change(desk: Desk, entry: Entry, _section: Section) -> int:
+        if value.strip() and same_text(value, getattr(entry, field)):
+            return 0
+        return record_many(
+            db,
+            entry.item_ids,
+            user=user.username,
+            changes={field: value},
+            address=client_address(request),
+            now=desk.now,
+        )
+
+    return edit_entry(request, db, user, day, item_id, change, "saved")
+
+
 @router.post("/desk/summary")
 def desk_summary(
     request: Request,
@@ -552,20 +571,7 @@ def desk_summary(
     summary: Text = "",
 ):
     """The entry's summary as the digest prints it; empty: back to the automatic one."""
-
-    def change(desk: Desk, entry: Entry, _section: Section) -> int:
-        if summary.strip() and same_text(summary, entry.summary):
-            return 0
-        return record_many(
-            db,
-            entry.item_ids,
-            user=user.username,
-            changes={"summary": summary},
-            address=client_address(request),
-            now=desk.now,
-        )
-
-    return edit_entry(request, db, user, day, item_id, change, "saved")
+    return edit_text(request, db, user, day, item_id, "summary", summary)
 
 
 @router.post("/desk/handling")
@@ -578,20 +584,7 @@ def desk_handling(
     handling: Text = "",
 ):
     """The proposed handling (đề xuất); empty: back to the profile's rules."""
-
-    def change(desk: Desk, entry: Entry, _section: Section) -> int:
-        if handling.strip() and same_text(handling, entry.handling):
-            return 0
-        return record_many(
-            db,
-            entry.item_ids,
-            user=user.username,
-            changes={"handling": handling},
-            address=client_address(request),
-            now=desk.now,
-        )
-
-    return edit_entry(request, db, user, day, item_id, change, "saved")
+    return edit_text(request, db, user, day, item_id, "handling", handling)
 
 
 @router.post("/desk/exclude")

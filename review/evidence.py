@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from markupsafe import Markup, escape
 
 from classify.text import KeyedText, match_key, plain_key
-from review.decisions import STATUS_VI, VERDICT_VI, state_of
+from review.decisions import FIELD_VI, STATUS_VI, VERDICT_VI, state_of
 from store.taxonomy import LEVEL_VI, MISLEADING_VI, TONE_VI, TOPIC_VI
 
 PLACE_LEVEL_VI = {
@@ -34,19 +34,6 @@ EFFECT_VI = {
     "misleading": "Sai lệch",
     "topic": "Chủ đề",
     "sensitivity": "Nhạy cảm",
-}
-FIELD_VI = {
-    "relevant": "Liên quan",
-    "topics": "Chủ đề",
-    "tone": "Sắc thái",
-    "sensitivity": "Mức nhạy cảm",
-    "misleading": "Sai lệch",
-    "handling": "Đề xuất xử lý",
-    "status": "Trạng thái",
-    "note": "Ghi chú",
-    "assignee": "Giao cho",
-    "summary": "Tóm tắt",
-    "rank": "Thứ tự",
 }
 _WORD = re.compile(r"\w")
 
@@ -344,6 +331,8 @@ def changes_between(before: dict, after: dict) -> list[Change]:
     """The fields a decision set or cleared, compared with the one in force before it."""
     out = []
     for name, label in FIELD_VI.items():
+        if name == "action":  # the verdict is shown on its own
+            continue
         old, new = before.get(name), after.get(name)
         if old != new:
             text = describe(name, new) if new is not None else "(bỏ, theo phân loại)"

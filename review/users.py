@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from review.app import render, set_cookie
 from review.auth import Admin, CurrentUser, Db, Lead, client_address, now_of
-from review.decisions import STATUS_VI, VERDICT_VI
+from review.decisions import FIELD_VI, STATUS_VI, VERDICT_VI
 from store.accounts import (
     ROLE_VI,
     ROLES,
@@ -346,26 +346,6 @@ OBJECT_VI = {
     "source": "Nguồn tin",
     "digest": "Điểm tin",
     "story": "Câu chuyện",
-}
-FIELD_VI = {
-    "action": "Quyết định",
-    "relevant": "Liên quan",
-    "topics": "Chủ đề",
-    "tone": "Sắc thái",
-    "sensitivity": "Mức nhạy cảm",
-    "misleading": "Sai lệch",
-    "handling": "Đề xuất xử lý",
-    "status": "Trạng thái",
-    "note": "Ghi chú",
-    "assignee": "Người xử lý",
-    "summary": "Tóm tắt",
-    "rank": "Thứ tự",
-    "role": "Vai trò",
-    "active": "Hoạt động",
-    "display_name": "Tên hiển thị",
-    "name": "Tên",
-    "owner": "Chủ tài khoản",
-    "enabled": "Bật",
 }
 VALUE_VI: dict[str, dict[str, str]] = {
     "action": {**VERDICT_VI},
