@@ -33,13 +33,27 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from classify.text import strip_diacritics
+from classify.text import match_key, strip_diacritics
 from store.taxonomy import LEVEL_VI
 
 from .handling import load_rules
-from .model import DigestData, Entry
+from .model import DigestData, Entry, Section, to_json
 from .render import render_chart, render_docx, render_html, render_text, subject
-from .select import build_sections, load_facts, outlet_name, select_entries
+from .select import (
+    CHUNK,
+    _in_window,
+    build_sections,
+    group_rows,
+    included,
+    latest_decisions,
+    load_facts,
+    load_rows,
+    load_texts,
+    make_entry,
+    outlet_name,
+    pick_representative,
+    select_entries,
+)
 from .stats import (
     AVG_DAYS,
     HISTORY_DAYS,
@@ -61,6 +75,7 @@ FILES = {
     "docx": "diem-tin.docx",
     "pdf": "diem-tin.pdf",
     "png": "bieu-do.png",
+    "json": "diem-tin.json",  # the model (digest.model.to_json): what the desk reads back
 }
 # Statuses a rebuild never touches ("approved" only yields to force=True; see _frozen).
 FROZEN = ("sent", "sending", "approved")
@@ -257,9 +272,7 @@ def collect(
 
     warnings = list(rules.problems)
     if now < we:
-        warnings.append(
-            f"Khung giờ chưa kết thúc (đến {we:%H:%M %d/%m/%Y}): bản điểm tin có thể thiếu tin."
-        )
+        warnings.append(open_window_warning(we))
     if unlabelled_n:
         warnings.append(f"{unlabelled_n} tin chưa phân loại: chạy `diemtin classify`.")
 
@@ -293,8 +306,16 @@ def collect(
         signer_name=str(cfg.get("signer_name") or ""),
         recipients_note=[str(x) for x in cfg.get("noi_nhan") or []],
         warnings=warnings,
+        newest_item=max((r.id for r in sel.rows), default=0),
     )
     return data
+
+
+def open_window_warning(window_end: datetime) -> str:
+    """The warning of a digest built before its window ended."""
+    return (
+        f"Khung giờ chưa kết thúc (đến {window_end:%H:%M %d/%m/%Y}): bản điểm tin có thể thiếu tin."
+    )
 
 
 def _spreading(e: Entry, story, since: datetime, until: datetime, titles: dict) -> str | None:
@@ -316,6 +337,110 @@ def _spreading(e: Entry, story, since: datetime, until: datetime, titles: dict) 
         f"{what} «{e.title}» (mục {e.ref}) lan sang {len(shown)} nguồn mới kể từ bản điểm tin "
         f"trước: {', '.join(shown)}; trước đó đã có trên {len(before)} nguồn."
     )
+
+
+# ── the desk: what changed in a window since its digest was built ──────────────────────────
+
+
+@dataclass
+class WindowState:
+    """What a digest's window holds now, against what the digest was built from."""
+
+    items: int  # items in the window
+    newest_item: int  # the highest item id among them
+    newest_decision: int  # the highest Decision id on them
+    decided: set[int]  # items with a decision newer than the build
+    arrived: set[int]  # items that came after the build (id above the build's newest)
+
+    @property
+    def changed(self) -> set[int]:
+        return self.decided | self.arrived
+
+
+def window_state(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    built_at: datetime,
+    built_newest: int | None = None,
+) -> WindowState:
+    """A few aggregate queries, never the window's rows. `built_newest`: the highest item id
+    the build saw (DigestData.newest_item); None when unknown (no item counts as arrived)."""
+    from store.models import Decision, Item
+
+    window = _in_window(start, end)
+    items, newest = session.execute(
+        select(func.count(Item.id), func.max(Item.id)).where(window)
+    ).one()
+    decisions = select(Decision.item_id).join(Item, Item.id == Decision.item_id).where(window)
+    newest_decision = session.scalar(
+        select(func.max(Decision.id)).join(Item, Item.id == Decision.item_id).where(window)
+    )
+    decided = set(session.scalars(decisions.where(Decision.at > built_at).distinct()))
+    arrived: set[int] = set()
+    if built_newest is not None and (newest or 0) > built_newest:
+        arrived = set(session.scalars(select(Item.id).where(window, Item.id > built_newest)))
+    return WindowState(
+        int(items or 0), int(newest or 0), int(newest_decision or 0), decided, arrived
+    )
+
+
+def excluded_rows(session: Session, start: datetime, end: datetime) -> list[tuple]:
+    """The window's items whose decision in force is ``exclude``, by id: (id, title, outlet,
+    story id, the decision); what `load_rows` flags ``excluded``, without loading the rest."""
+    from store.models import Classification, Decision, Item, Source
+
+    window = _in_window(start, end)
+    ids = list(
+        session.scalars(
+            select(Decision.item_id)
+            .join(Item, Item.id == Decision.item_id)
+            .where(window, Decision.action == "exclude")
+            .distinct()
+        )
+    )
+    in_force = latest_decisions(session, ids)
+    ids = sorted(i for i in ids if in_force[i].action == "exclude")
+    out = []
+    for i in range(0, len(ids), CHUNK):
+        q = (
+            select(Item.id, Item.title, Source.name, Source.title, Classification.story_id)
+            .join(Source, Source.id == Item.source_id)
+            .outerjoin(Classification, Classification.item_id == Item.id)
+            .where(Item.id.in_(ids[i : i + CHUNK]))
+            .order_by(Item.id)
+        )
+        for iid, title, sname, stitle, story_id in session.execute(q):
+            out.append((iid, title or "", outlet_name(stitle, sname), story_id, in_force[iid]))
+    return out
+
+
+def refresh_sections(
+    session: Session, profile, settings, data: DigestData, changed: set[int]
+) -> list[Section]:
+    """The sections `collect` would make now, when only the items in `changed` (decided on or
+    arrived since `data` was built) differ: their stories are made again from the store, every
+    other entry is kept as built (not summarised again)."""
+    from store.models import Source
+
+    rows = load_rows(
+        session, data.window_start, data.window_end, thresholds=topic_thresholds(settings)
+    )
+    touched = [g for g in group_rows(rows) if any(r.id in changed for r in g)]
+    touched_ids = {r.id for g in touched for r in g}
+    kept = [e for e in data.entries if touched_ids.isdisjoint(e.item_ids)]
+    groups = [g for t in touched for g in group_rows(included(t))]
+    rules = load_rules(getattr(profile, "model_extra", None))
+    tz = ZoneInfo(data.timezone)
+    keys = {match_key(profile.province.name).removeprefix("tỉnh ").strip()}
+    texts = load_texts(session, [pick_representative(g)[0].id for g in groups])
+    titles = {n: outlet_name(t, n) for n, t in session.execute(select(Source.name, Source.title))}
+    made = [
+        make_entry(g, texts=texts, rules=rules, tz=tz, province_keys=keys, outlet_titles=titles)
+        for g in groups
+    ]
+    # The order select_entries makes them in (a story's first included item), which breaks ties.
+    return build_sections(sorted(kept + made, key=lambda e: min(e.item_ids)))
 
 
 # ── writing ──────────────────────────────────────────────────────────────────────────────────
@@ -375,6 +500,7 @@ def render_files(
         "txt": render_text(data).encode("utf-8"),
         "docx": render_docx(data, data.chart_png),
         "png": data.chart_png,
+        "json": to_json(data).encode("utf-8"),
     }
     for fmt, blob in outputs.items():
         path = folder / FILES[fmt]

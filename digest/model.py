@@ -7,7 +7,8 @@ Vietnamese labels a reader sees.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime
 
 from store.taxonomy import CHANNEL_VI, LEVEL_VI, MISLEADING_VI, TONE_VI, TOPIC_VI
@@ -208,6 +209,7 @@ class DigestData:
     signer_name: str = ""
     recipients_note: list[str] = field(default_factory=list)  # "Nơi nhận"
     warnings: list[str] = field(default_factory=list)  # for the operator, not the reader
+    newest_item: int = 0  # the highest item id in the window when built (later ones came after)
 
     @property
     def counts(self) -> dict:
@@ -229,3 +231,95 @@ class DigestData:
     def entries(self) -> list[Entry]:
         """Every printed entry once (section 6 repeats none)."""
         return [e for s in self.sections if not s.brief for e in s.entries]
+
+
+# ── the model as JSON (archived beside the rendered files; the desk reads it back) ─────────
+
+JSON_VERSION = 1
+
+
+def _entry_dict(e: Entry) -> dict:
+    out = {f.name: getattr(e, f.name) for f in fields(Entry)}
+    out["time"] = e.time.isoformat()
+    out["links"] = [[link.outlet, link.url] for link in e.links]
+    return out
+
+
+def _entry(d: dict) -> Entry:
+    d = dict(d)
+    d["time"] = datetime.fromisoformat(d["time"])
+    d["links"] = [Link(outlet, url) for outlet, url in d.get("links") or []]
+    return Entry(**{k: v for k, v in d.items() if k in _ENTRY_FIELDS})
+
+
+def _count(d: dict | None) -> Count | None:
+    return Count(**d) if d else None
+
+
+def to_json(data: DigestData) -> str:
+    """Everything the digest says but its chart: the printed entries once, section VI by ref."""
+    head = {
+        f.name: getattr(data, f.name)
+        for f in fields(DigestData)
+        if f.name
+        not in ("sections", "chart_png", "counts_tone", "counts_channel", "total", "history")
+    }
+    head["day"] = data.day.isoformat()
+    for name in ("window_start", "window_end", "built_at"):
+        value = getattr(data, name)
+        head[name] = value.isoformat() if value else None
+    head["counts_tone"] = [asdict(c) for c in data.counts_tone]
+    head["counts_channel"] = [asdict(c) for c in data.counts_channel]
+    head["total"] = asdict(data.total) if data.total else None
+    head["history"] = [{**asdict(h), "day": h.day.isoformat()} for h in data.history]
+    head["sections"] = [
+        {
+            "code": s.code,
+            "title": s.title,
+            "empty_text": s.empty_text,
+            "numeral": s.numeral,
+            "entries": [e.ref for e in s.entries]
+            if s.brief
+            else [_entry_dict(e) for e in s.entries],
+        }
+        for s in data.sections
+    ]
+    return json.dumps({"version": JSON_VERSION, "digest": head}, ensure_ascii=False)
+
+
+def from_json(text: str) -> DigestData:
+    """The DigestData `to_json` wrote (no chart); ValueError when it is not one."""
+    try:
+        doc = json.loads(text)
+        if doc.get("version") != JSON_VERSION:
+            raise ValueError(f"unknown version {doc.get('version')!r}")
+        d = dict(doc["digest"])
+        d["day"] = date.fromisoformat(d["day"])
+        for name in ("window_start", "window_end", "built_at"):
+            d[name] = datetime.fromisoformat(d[name]) if d.get(name) else None
+        d["counts_tone"] = [Count(**c) for c in d.get("counts_tone") or []]
+        d["counts_channel"] = [Count(**c) for c in d.get("counts_channel") or []]
+        d["total"] = _count(d.get("total"))
+        d["history"] = [
+            DayCounts(**{**h, "day": date.fromisoformat(h["day"])}) for h in d.get("history") or []
+        ]
+        sections: list[Section] = []
+        by_ref: dict[str, Entry] = {}
+        for s in d.pop("sections"):
+            section = Section(
+                code=s["code"], title=s["title"], empty_text=s["empty_text"], numeral=s["numeral"]
+            )
+            if section.brief:
+                section.entries = [by_ref[ref] for ref in s["entries"] if ref in by_ref]
+            else:
+                section.entries = [_entry(e) for e in s["entries"]]
+                by_ref.update((e.ref, e) for e in section.entries)
+            sections.append(section)
+        d["sections"] = sections
+        return DigestData(**{k: v for k, v in d.items() if k in _DATA_FIELDS})
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"not a digest model: {exc}") from exc
+
+
+_ENTRY_FIELDS = {f.name for f in fields(Entry)}
+_DATA_FIELDS = {f.name for f in fields(DigestData)}

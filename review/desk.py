@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -24,12 +24,22 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from digest.build import DigestResult, build_digest, collect, find_converter, topic_thresholds
+from digest.build import (
+    DigestResult,
+    WindowState,
+    build_digest,
+    collect,
+    excluded_rows,
+    find_converter,
+    open_window_warning,
+    refresh_sections,
+    window_state,
+)
 from digest.deliver import DeliveryError, find_digest, inert_html, ledger, send_digest
-from digest.model import DigestData, Entry, Section
+from digest.model import SECTION_HANDLING, DigestData, Entry, Section, from_json
 from digest.render import CHART_CID
 from digest.schedule import DeliveryConfig, deadline_time, delivery_config, send_time
-from digest.select import Row, clean_text, clean_title, load_rows
+from digest.select import clean_text, clean_title
 from digest.smtp import SendBusy
 from review.app import render
 from review.auth import CurrentUser, Db, client_address, now_of
@@ -91,26 +101,53 @@ class Desk:
     tz: ZoneInfo
     now: dt.datetime
     pdf: bool  # build the PDF with each draft (what is built is what is sent)
+    cache: dict = field(default_factory=dict)  # digest id → Cached (on the app's state)
 
     @property
     def today(self) -> dt.date:
         return self.now.astimezone(self.tz).date()
 
 
+def profile_of(state, path: Path) -> tuple[Profile, DeliveryConfig]:
+    """The profile and its delivery keys, parsed again only when the file changed (kept on
+    the app's state, keyed by the file's path, mtime and size)."""
+    try:
+        st = path.stat()
+        key = (str(path), st.st_mtime_ns, st.st_size)
+    except OSError:
+        key = None
+    cached = getattr(state, "desk_profile", None)
+    if key is not None and cached is not None and cached[0] == key:
+        return cached[1], cached[2]
+    profile, _problems = load_profile(path)
+    cfg = delivery_config(profile)
+    if key is not None:
+        state.desk_profile = (key, profile, cfg)
+    return profile, cfg
+
+
 def desk_of(request: Request) -> Desk:
     config = request.app.state.config
     path = Path(config.settings.profile_path(config.profile_name))
-    profile, _problems = load_profile(path)
+    profile, cfg = profile_of(request.app.state, path)
     return Desk(
         factory=request.app.state.factory,
         settings=config.settings,
         profile=profile,
         name=path.stem,
-        cfg=delivery_config(profile),
+        cfg=cfg,
         tz=request.app.state.tz,
         now=now_of(request),
         pdf=bool(getattr(request.app.state, "desk_pdf", True)),
+        cache=desk_cache(request.app.state),
     )
+
+
+def desk_cache(state) -> dict:
+    cache = getattr(state, "desk_cache", None)
+    if cache is None:
+        cache = state.desk_cache = {}
+    return cache
 
 
 def build(desk: Desk, day: dt.date, *, force: bool = False, pdf: bool | None = None):
@@ -127,12 +164,13 @@ def build(desk: Desk, day: dt.date, *, force: bool = False, pdf: bool | None = N
     )
 
 
-def version_of(row: Digest, rows: list[Row]) -> str:
+def version_of(row: Digest, state: WindowState) -> str:
     """What the lead looked at: this build, the window's items and the decisions on them (any
     of them changing changes what the desk shows)."""
-    decided = max((r.decision.id for r in rows if r.decision is not None), default=0)
-    newest = max((r.id for r in rows), default=0)
-    return f"{row.id}-{row.built_at.timestamp():.6f}-{len(rows)}-{newest}-{decided}"
+    return (
+        f"{row.id}-{row.built_at.timestamp():.6f}-{state.items}-{state.newest_item}"
+        f"-{state.newest_decision}"
+    )
 
 
 @dataclass
@@ -146,20 +184,21 @@ class ExcludedGroup:
     at: dt.datetime | None
 
 
-def excluded_groups(rows: list[Row]) -> list[ExcludedGroup]:
-    groups: dict[tuple, list[Row]] = {}
-    for r in rows:
-        if r.excluded:
-            key = ("s", r.story_id) if r.story_id is not None else ("i", r.id)
-            groups.setdefault(key, []).append(r)
+def excluded_groups(session: Session, row: Digest) -> list[ExcludedGroup]:
+    """The window's items left out by a decision in force, one group per story."""
+    groups: dict[tuple, list[tuple]] = {}
+    for member in excluded_rows(session, row.window_start, row.window_end):
+        iid, _title, _outlet, story_id, _decision = member
+        key = ("s", story_id) if story_id is not None else ("i", iid)
+        groups.setdefault(key, []).append(member)
     out = []
     for members in groups.values():
-        newest = max((r.decision for r in members), key=lambda d: (d.at, d.id))
+        newest = max((m[4] for m in members), key=lambda d: (d.at, d.id))
         out.append(
             ExcludedGroup(
-                item_ids=[r.id for r in members],
-                title=clean_title(members[0].title, [members[0].outlet]),
-                outlets=list(dict.fromkeys(r.outlet for r in members)),
+                item_ids=[m[0] for m in members],
+                title=clean_title(members[0][1], [members[0][2]]),
+                outlets=list(dict.fromkeys(m[2] for m in members)),
                 by=newest.user,
                 at=newest.at,
             )
@@ -167,25 +206,102 @@ def excluded_groups(rows: list[Row]) -> list[ExcludedGroup]:
     return out
 
 
-def window_rows(session: Session, desk: Desk, row: Digest) -> list[Row]:
-    return load_rows(
-        session, row.window_start, row.window_end, thresholds=topic_thresholds(desk.settings)
-    )
+def stored_data(row: Digest) -> DigestData | None:
+    """The digest model the build archived beside its files (digest.model.to_json); None for
+    a digest built before it was archived, or when the file is another build's."""
+    path = (row.files or {}).get("json")
+    if not path:
+        return None
+    try:
+        data = from_json(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if data.built_at == row.built_at else None
 
 
-def is_stale(rows: list[Row], row: Digest) -> bool:
-    """A decision on the day's items newer than the build: the draft no longer says it."""
-    return any(r.decision is not None and r.decision.at > row.built_at for r in rows)
+@dataclass
+class Cached:
+    """A digest as the desk showed it, for as long as nothing it was made from changed."""
+
+    key: tuple
+    profile: Profile
+    data: DigestData
+    state: WindowState
 
 
-def digest_data(session: Session, desk: Desk, row: Digest) -> DigestData:
-    return collect(
-        session, desk.profile, desk.name, row.date, row.number, desk.settings, now=desk.now
-    )
+CACHED_DIGESTS = 4
+
+
+def made_data(
+    session: Session, desk: Desk, row: Digest, state: WindowState
+) -> tuple[DigestData, WindowState]:
+    data = stored_data(row)
+    if data is None:  # built before the model was archived: from the store, as the build did
+        data = collect(
+            session, desk.profile, desk.name, row.date, row.number, desk.settings, now=desk.now
+        )
+        return data, state
+    if state.newest_item > data.newest_item:
+        state = window_state(
+            session, row.window_start, row.window_end, row.built_at, data.newest_item
+        )
+    if row.status in EDITABLE and state.changed:
+        data.sections = refresh_sections(session, desk.profile, desk.settings, data, state.changed)
+        data.stories = len(data.entries)
+    return data, state
+
+
+def digest_data(session: Session, desk: Desk, row: Digest) -> tuple[DigestData, WindowState]:
+    """What the desk shows, and the window's state: the build's own model (archived beside its
+    files), with the stories decided on or arrived since the build made again while the digest
+    can still change. Kept on the app's state until the build, the window's items, their
+    decisions, the digest's status or the profile change (a few aggregate queries tell)."""
+    state = window_state(session, row.window_start, row.window_end, row.built_at)
+    key = (row.status, version_of(row, state))
+    cached = desk.cache.get(row.id)
+    if cached is not None and cached.key == key and cached.profile is desk.profile:
+        data, state = cached.data, cached.state
+    else:
+        data, state = made_data(session, desk, row, state)
+        desk.cache.pop(row.id, None)
+        for old in list(desk.cache)[: max(0, len(desk.cache) - CACHED_DIGESTS + 1)]:
+            desk.cache.pop(old, None)  # the least recently made first
+        desk.cache[row.id] = Cached(key, desk.profile, data, state)
+    if desk.now >= data.window_end:  # a warning of the build no longer true: not shown
+        gone = open_window_warning(data.window_end)
+        data = replace(data, warnings=[w for w in data.warnings if w != gone])
+    return data, state
 
 
 def editable_sections(data: DigestData) -> list[Section]:
     return [s for s in data.sections if not s.brief]
+
+
+FULL_ENTRIES = 30  # entries of a long section drawn with their forms; the rest by title
+
+
+@dataclass
+class SectionView:
+    """One section as the page draws it: `full` entries with their forms, the `rest` as a list
+    of titles, each linking to the section opened in full (``?section=<code>``)."""
+
+    section: Section
+    full: list[Entry]
+    rest: list[Entry]
+
+
+def folded(section: Section) -> bool:
+    """Whether the page shows only the first entries of this section in full (section I, what
+    needs handling, is always shown whole)."""
+    return section.code != SECTION_HANDLING and len(section.entries) > FULL_ENTRIES
+
+
+def section_views(sections: list[Section], opened: str | None) -> list[SectionView]:
+    out = []
+    for s in sections:
+        n = FULL_ENTRIES if folded(s) and s.code != opened else len(s.entries)
+        out.append(SectionView(s, s.entries[:n], s.entries[n:]))
+    return out
 
 
 def find_entry(data: DigestData, item_id: int) -> tuple[Section, Entry] | None:
@@ -239,7 +355,8 @@ class DeskView:
     data: DigestData | None = None
     excluded: list[ExcludedGroup] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
-    stale: bool = False
+    stale: bool = False  # decisions newer than the build (the preview does not have them)
+    arrived: int = 0  # items that came after the build (the preview does not have them either)
     version: str = ""  # what an approval from this page approves (see version_of)
     withdrawn: AuditLog | None = None  # the approval was withdrawn by this edit, and not renewed
     last_send: AuditLog | None = None
@@ -251,11 +368,11 @@ def load_view(session: Session, desk: Desk, day: dt.date) -> DeskView:
     row = view.row
     if row is None:
         return view
-    view.data = digest_data(session, desk, row)
-    rows = window_rows(session, desk, row)
-    view.excluded = excluded_groups(rows)
-    view.stale = row.status in EDITABLE and is_stale(rows, row)
-    view.version = version_of(row, rows)
+    view.data, state = digest_data(session, desk, row)
+    view.excluded = excluded_groups(session, row)
+    view.stale = row.status in EDITABLE and bool(state.decided)
+    view.arrived = len(state.arrived) if row.status in EDITABLE else 0
+    view.version = version_of(row, state)
     view.deliveries = ledger(session, row.id)
     audits = digest_audits(session, row.id)
     newest_approval = next(
@@ -326,8 +443,12 @@ def refused(request: Request, user: User) -> HTMLResponse | None:
     return error_page(request, 403, "Chỉ lãnh đạo được duyệt, gửi hoặc lập lại bản tin đã duyệt.")
 
 
-def desk_url(day: dt.date, msg: str | None = None, anchor: str = "", **extra: int) -> str:
+def desk_url(
+    day: dt.date, msg: str | None = None, anchor: str = "", section: str | None = None, **extra: int
+) -> str:
     url = f"/desk?day={day.isoformat()}"
+    if section:  # a section code (digest.model), opened in full
+        url += f"&section={section}"
     if msg:
         url += f"&msg={msg}"
     for key, value in extra.items():
@@ -335,8 +456,10 @@ def desk_url(day: dt.date, msg: str | None = None, anchor: str = "", **extra: in
     return url + (f"#{anchor}" if anchor else "")
 
 
-def go(day: dt.date, msg: str | None = None, anchor: str = "", **extra: int) -> RedirectResponse:
-    return RedirectResponse(desk_url(day, msg, anchor, **extra), status_code=303)
+def go(
+    day: dt.date, msg: str | None = None, anchor: str = "", section: str | None = None, **extra: int
+) -> RedirectResponse:
+    return RedirectResponse(desk_url(day, msg, anchor, section, **extra), status_code=303)
 
 
 def send_message(sent: int, already: int, failed: int) -> tuple[str, str]:
@@ -359,6 +482,7 @@ def desk_page(
     n: QueryText = None,
     a: QueryText = None,
     f: QueryText = None,
+    section: QueryText = None,
 ):
     desk = desk_of(request)
     wanted = as_day(day) if day else desk.today
@@ -374,11 +498,22 @@ def desk_page(
         message = send_message(*(min(as_int(v) or 0, 10000) for v in (n, a, f)))
     else:
         message = MESSAGES.get(msg or "")
-    return show(request, desk, view, message=message, can_lead=role_at_least(user.role, "lead"))
+    return show(
+        request,
+        desk,
+        view,
+        opened=section,
+        message=message,
+        can_lead=role_at_least(user.role, "lead"),
+    )
 
 
-def show(request: Request, desk: Desk, view: DeskView, **context) -> HTMLResponse:
+def show(
+    request: Request, desk: Desk, view: DeskView, opened: str | None = None, **context
+) -> HTMLResponse:
     row = view.row
+    sections = editable_sections(view.data) if view.data else []
+    opened = opened if any(s.code == opened for s in sections) else None
     return render(
         request,
         "desk.html",
@@ -386,7 +521,9 @@ def show(request: Request, desk: Desk, view: DeskView, **context) -> HTMLRespons
         view=view,
         row=row,
         data=view.data,
-        sections=editable_sections(view.data) if view.data else [],
+        sections=section_views(sections, opened),
+        opened=opened,
+        full_entries=FULL_ENTRIES,
         positive=next((s for s in view.data.sections if s.brief), None) if view.data else None,
         editable=row is not None and row.status in EDITABLE,
         status_vi=STATUS_VI.get(row.status, row.status) if row else "Chưa lập",
@@ -509,7 +646,7 @@ def edit_entry(
         return go(day, "nodigest")
     if row.status not in EDITABLE:
         return go(day, "locked")
-    data = digest_data(db, desk, row)
+    data, _state = digest_data(db, desk, row)
     found = find_entry(data, item_id)
     if found is None:
         return go(day, "missing")
@@ -519,13 +656,22 @@ def edit_entry(
     except DecisionError as exc:
         db.rollback()
         return error_page(request, 422, str(exc))
+    anchor = f"tin-{entry.item_ids[0]}"
+    opened = section.code if folded(section) else None  # back to the entry's forms
     if not changed:
-        return go(day, "nochange", f"tin-{entry.item_ids[0]}")
-    return rebuild_after_edit(request, db, user, desk, day, done, f"tin-{entry.item_ids[0]}")
+        return go(day, "nochange", anchor, opened)
+    return rebuild_after_edit(request, db, user, desk, day, done, anchor, opened)
 
 
 def rebuild_after_edit(
-    request: Request, db: Session, user: User, desk: Desk, day: dt.date, done: str, anchor: str
+    request: Request,
+    db: Session,
+    user: User,
+    desk: Desk,
+    day: dt.date,
+    done: str,
+    anchor: str,
+    section: str | None = None,
 ) -> RedirectResponse:
     db.commit()
     before = state_of_row(find_digest(db, desk.name, day))
@@ -534,8 +680,8 @@ def rebuild_after_edit(
         return go(day, "locked")  # decision on the items, the sent digest is left as it was
     result = build(desk, day, force=True)
     if withdraw_if_rebuilt(db, user, request, desk, before, result):
-        return go(day, "withdrawn", anchor)
-    return go(day, done, anchor)
+        return go(day, "withdrawn", anchor, section)
+    return go(day, done, anchor, section)
 
 
 def same_text(new: str, old: str | None) -> bool:
@@ -666,9 +812,7 @@ def desk_include(
         return go(day, "nodigest")
     if row.status not in EDITABLE:
         return go(day, "locked")
-    group = next(
-        (g for g in excluded_groups(window_rows(db, desk, row)) if item in g.item_ids), None
-    )
+    group = next((g for g in excluded_groups(db, row) if item in g.item_ids), None)
     if group is None:
         return go(day, "missing")
     by_verdict: dict[str, list[int]] = {}
@@ -712,11 +856,11 @@ def desk_approve(
         return go(day, "already")
     if row.status != "built":
         return go(day, "locked")
-    rows = window_rows(db, desk, row)
-    if version != version_of(row, rows):
+    _data, state = digest_data(db, desk, row)
+    if version != version_of(row, state):
         return go(day, "changed")
     no_pdf = desk.pdf and "pdf" not in (row.files or {}) and find_converter() is not None
-    if is_stale(rows, row) or no_pdf:
+    if state.changed or no_pdf:
         db.commit()
         build(desk, day)
     db.commit()

@@ -26,7 +26,7 @@ from digest.select import build_sections
 from review.app import create_app
 from review.decisions import record_many
 from review.desk import PREVIEW_CSP, reorder
-from store.models import AuditLog, Decision, Digest
+from store.models import AuditLog, Decision, Digest, Item
 from store.settings import Settings, SmtpSettings
 
 RECIPIENTS = ["Văn phòng Tỉnh ủy <vanphong@tinhuy.example.vn>", "lanhdao@ubnd.example.vn"]
@@ -509,3 +509,135 @@ def test_malformed_input_gets_a_page_not_a_crash(world):
     assert r.status_code == 422 and "quá dài" in r.text
     with world.factory() as s:
         assert s.scalar(select(func.count(Decision.id))) == 0
+
+
+# ── the desk reads the build's model; a cheap check says when it is stale ────────────────────
+
+
+def shown(data) -> list[tuple]:
+    """What the desk shows of each entry, section by section."""
+    return [
+        (s.code, e.ref, e.title, e.item_ids, e.summary, e.handling, e.rank, e.decided_by)
+        for s in data.sections
+        for e in s.entries
+    ]
+
+
+def test_the_desk_reads_the_archived_model_and_patches_what_changed_since(world):
+    from digest.build import collect, window_state
+    from digest.model import from_json
+    from review.desk import desk_cache, digest_data
+
+    officer = client_for(world, "canbo")
+    officer.get(page_of(world))  # builds the draft
+    row = digest_row(world)
+    stored = from_json(Path(row.files["json"]).read_text(encoding="utf-8"))
+    assert stored.built_at == row.built_at and stored.newest_item == max(world.ids.values())
+    app = officer.app
+    desk = review_desk_of(app)
+
+    def live(s):
+        return collect(s, desk.profile, "demo", world.day, row.number, world.settings, now=desk.now)
+
+    with world.factory() as s:
+        state = window_state(s, row.window_start, row.window_end, row.built_at)
+        assert not state.decided and not state.arrived
+        assert state.items > 0 and state.newest_item == stored.newest_item
+        data, _ = digest_data(s, desk, digest_row(world))
+        assert shown(data) == shown(stored) == shown(live(s))
+
+    # Decisions made elsewhere after the build make those stories again: what collecting the
+    # whole window would say.
+    with world.factory() as s:
+        later = row.built_at + dt.timedelta(minutes=5)
+        record_many(
+            s,
+            [world.ids["rumour_copy"]],
+            user="canbo2",
+            changes={"summary": "Tóm tắt mới."},
+            now=later,
+        )
+        record_many(s, [world.ids["foreign"]], user="canbo2", action="exclude", now=later)
+        record_many(s, [world.ids["bridge_2"]], user="canbo2", changes={"rank": 1}, now=later)
+        s.commit()
+        state = window_state(s, row.window_start, row.window_end, row.built_at)
+        assert state.decided == {world.ids[n] for n in ("rumour_copy", "foreign", "bridge_2")}
+        cache = desk_cache(app.state)
+        data, state = digest_data(s, desk, digest_row(world))
+        assert shown(data) == shown(live(s)) != shown(stored)
+        assert "Tóm tắt mới." in [e.summary for e in data.entries]
+        assert FOREIGN not in [e.title for e in data.entries]
+        assert cache[row.id].data.sections is data.sections  # kept until something changes
+        again, _ = digest_data(s, desk, digest_row(world))
+        assert again.sections is data.sections
+    page = officer.get(page_of(world)).text
+    assert "quyết định mới" in page and "Tóm tắt mới." in page
+    assert "Vinh Long farmers protest" in page.split("Tin đã loại khỏi bản tin", 1)[1]
+    # An item that came after the build (not yet classified) is shown too, and said.
+    with world.factory() as s:
+        like = s.get(Item, world.ids["ordinary"])
+        late = Item(
+            url="https://baohong.example.vn/bai-den-sau.html",
+            source_id=like.source_id,
+            kind=like.kind,
+            language="vi",
+            title="Tin đến sau khi lập bản nháp",
+            text="Vĩnh Long: tin đến sau khi lập bản nháp.",
+            published_at=like.published_at,
+            fetched_at=row.built_at + dt.timedelta(minutes=7),
+            content_hash="f" * 64,
+            title_key="tin den sau",
+        )
+        s.add(late)
+        s.commit()
+        state = window_state(s, row.window_start, row.window_end, row.built_at, stored.newest_item)
+        assert state.arrived == {late.id}
+        data, state = digest_data(s, desk, digest_row(world))
+        assert state.arrived == {late.id} and shown(data) == shown(live(s))
+    page = officer.get(page_of(world)).text
+    assert "Tin đến sau khi lập bản nháp" in page and "Có 1 tin, bài mới thu thập" in page
+
+
+def review_desk_of(app):
+    """The desk of the app's own request path, outside a request."""
+    from types import SimpleNamespace
+
+    from review.desk import desk_of
+
+    return desk_of(SimpleNamespace(app=app, state=SimpleNamespace()))
+
+
+def test_long_sections_list_their_later_entries_by_title(world, monkeypatch):
+    import review.desk
+
+    monkeypatch.setattr(review.desk, "FULL_ENTRIES", 1)
+    officer = client_for(world, "canbo")
+    page = officer.get(page_of(world)).text
+    # Section I (needs handling) is whole: every entry with its forms.
+    handling = page.split('id="muc-can_xu_ly"', 1)[1].split('id="muc-press_central"', 1)[0]
+    assert handling.count('action="/desk/summary"') >= 3 and 'class="desk-compact"' not in handling
+    # The local press: the first entry with its forms, the others by title, each with a link
+    # to edit it where the section is opened whole.
+    local = page.split('id="muc-press_local"', 1)[1].split('id="muc-press_foreign"', 1)[0]
+    count = int(re.search(r"\((\d+) tin\)", local).group(1))
+    assert count >= 2 and local.count('action="/desk/summary"') == 1
+    head, compact = local.split('class="desk-compact"', 1)
+    listed = [int(i) for i in re.findall(r'<li id="tin-(\d+)">', compact)]
+    drawn = [int(i) for i in re.findall(r'<article class="card desk-entry" id="tin-(\d+)"', head)]
+    assert len(drawn) == 1 and len(listed) == count - 1 and drawn[0] not in listed
+    later = listed[0]
+    edit = f"/desk?day={world.day.isoformat()}&amp;section=press_local#tin-{later}"
+    assert f'href="{edit}"' in compact and f'href="/items/{later}"' in compact
+    # Opened, the section is whole; an edit there comes back to it.
+    opened = officer.get(f"{page_of(world)}&section=press_local").text
+    local = opened.split('id="muc-press_local"', 1)[1].split('id="muc-press_foreign"', 1)[0]
+    assert local.count('action="/desk/summary"') == count and 'class="desk-compact"' not in local
+    assert "Thu gọn mục này" in local
+    r = post(officer, world, "/desk/summary", item_id=str(later), summary="Tóm tắt của bàn.")
+    assert r.headers["location"] == (
+        f"/desk?day={world.day.isoformat()}&section=press_local&msg=saved#tin-{later}"
+    )
+    assert "Tóm tắt của bàn." in officer.get(r.headers["location"]).text
+    # An unknown section opens nothing.
+    page = officer.get(f"{page_of(world)}&section=%3Cx%3E").text
+    assert page.count('class="desk-compact"') >= 1 and "&lt;x&gt;" not in page
