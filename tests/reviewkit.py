@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.accounts import add_user
 from store.db import open_store
-from store.models import Classification, Item, Story
+from store.models import Classification, Item, Source, Story
 from store.profile import load_profile
 from store.queries import sync_sources
 from store.settings import Settings
@@ -85,44 +86,10 @@ def make_world(url: str, data_dir: Path, *, day: dt.date | None = None) -> World
             return st
 
         def item(name, source, title, text, when, st=None, **labels) -> Item:
-            n = len(world.ids) + 1
-            it = Item(
-                url=labels.pop("url", None) or f"https://{source}.example.vn/bai-{n}.html",
-                source_id=src[source].id,
-                kind=src[source].kind,
-                language=labels.pop("language", "vi"),
-                title=title,
-                text=text,
-                author=labels.pop("author", None),
-                published_at=when,
-                fetched_at=when + dt.timedelta(minutes=5),
-                content_hash=hashlib.sha256(f"{n}{title}".encode()).hexdigest(),
-                title_key=hashlib.sha1(f"{n}{title}".encode()).hexdigest()[:16],
+            story_id = st.id if st else None
+            return write_item(
+                session, world, name, src[source], title, text, when, story_id, **labels
             )
-            session.add(it)
-            session.flush()
-            session.add(
-                Classification(
-                    item_id=it.id,
-                    relevant=labels.get("relevant", True),
-                    relevance=0.9,
-                    places=labels.get("places", [_place("Vĩnh Long", "province")]),
-                    relevance_reasons=labels.get("why", ["Tiêu đề nêu «Vĩnh Long»"]),
-                    story_id=st.id if st else None,
-                    topics=labels.get("topics", {}),
-                    tone=labels.get("tone", "trung_lap"),
-                    tone_scores=labels.get("tone_scores", {"trung_lap": 0.6}),
-                    sensitivity=labels.get("sensitivity", "binh_thuong"),
-                    sensitivity_reasons=labels.get("reasons", []),
-                    misleading=labels.get("misleading", "khong"),
-                    misleading_score=labels.get("misleading_score", 0.0),
-                    misleading_evidence=labels.get("evidence", {}),
-                    rules_fired=labels.get("rules", []),
-                    model_version="test-1",
-                )
-            )
-            world.ids[name] = it.id
-            return it
 
         denial = item(
             "denial",
@@ -290,6 +257,70 @@ def make_world(url: str, data_dir: Path, *, day: dt.date | None = None) -> World
             add_user(session, username, password, role=role, display_name=name, by="test")
         session.commit()
     return world
+
+
+def write_item(
+    session: Session,
+    world: World,
+    name: str,
+    source: Source,
+    title: str,
+    text: str,
+    when: dt.datetime,
+    story_id: int | None = None,
+    **labels,
+) -> Item:
+    """One item from `source` with its classification (`labels` override the defaults: an
+    ordinary relevant item about Vĩnh Long), registered in `world.ids` under `name`."""
+    n = len(world.ids) + 1
+    it = Item(
+        url=labels.pop("url", None) or f"https://{source.name}.example.vn/bai-{n}.html",
+        source_id=source.id,
+        kind=source.kind,
+        language=labels.pop("language", "vi"),
+        title=title,
+        text=text,
+        author=labels.pop("author", None),
+        published_at=when,
+        fetched_at=when + dt.timedelta(minutes=5),
+        content_hash=hashlib.sha256(f"{n}{title}".encode()).hexdigest(),
+        title_key=hashlib.sha1(f"{n}{title}".encode()).hexdigest()[:16],
+    )
+    session.add(it)
+    session.flush()
+    session.add(
+        Classification(
+            item_id=it.id,
+            relevant=labels.get("relevant", True),
+            relevance=0.9,
+            places=labels.get("places", [_place("Vĩnh Long", "province")]),
+            relevance_reasons=labels.get("why", ["Tiêu đề nêu «Vĩnh Long»"]),
+            story_id=story_id,
+            topics=labels.get("topics", {}),
+            tone=labels.get("tone", "trung_lap"),
+            tone_scores=labels.get("tone_scores", {"trung_lap": 0.6}),
+            sensitivity=labels.get("sensitivity", "binh_thuong"),
+            sensitivity_reasons=labels.get("reasons", []),
+            misleading=labels.get("misleading", "khong"),
+            misleading_score=labels.get("misleading_score", 0.0),
+            misleading_evidence=labels.get("evidence", {}),
+            rules_fired=labels.get("rules", []),
+            model_version="test-1",
+        )
+    )
+    world.ids[name] = it.id
+    return it
+
+
+def add_item(
+    world: World, name: str, source: str, title: str, when: dt.datetime, text: str = "", **labels
+) -> int:
+    """One more item in a built world (for the edges it does not cover); its id."""
+    with world.factory() as session:
+        src = session.scalar(select(Source).where(Source.name == source))
+        item_id = write_item(session, world, name, src, title, text or title, when, **labels).id
+        session.commit()
+    return item_id
 
 
 def _place(name: str, level: str, old: bool = False) -> dict:

@@ -4,18 +4,17 @@ store through the real app (forms posted with the CSRF token of the page they ar
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from reviewkit import app_client, at, form_post, make_world
+from reviewkit import add_item, app_client, at, form_post, make_world
 from sqlalchemy import func, select
 
 from review.decisions import record_decision
 from review.filters import QueueFilter
-from store.models import AuditLog, Classification, Decision, Item, SavedFilter, Source
+from store.models import AuditLog, Decision, Item, SavedFilter
 
 FLAGGED = ["rumour", "sovereignty", "foreign", "xss"]  # the default queue, worst first
 
@@ -53,49 +52,6 @@ def decisions_of(world, item_id: int) -> list[Decision]:
         return list(
             s.scalars(select(Decision).where(Decision.item_id == item_id).order_by(Decision.id))
         )
-
-
-def add_item(world, name: str, source: str, title: str, when: dt.datetime, **labels) -> int:
-    """One more classified item (for edges the shared world does not cover)."""
-    with world.factory() as s:
-        src = s.scalar(select(Source).where(Source.name == source))
-        key = hashlib.sha256(f"{name}{title}".encode()).hexdigest()
-        it = Item(
-            url=f"https://{source}.example.vn/{name}.html",
-            source_id=src.id,
-            kind=src.kind,
-            language="vi",
-            title=title,
-            text=labels.pop("text", title),
-            published_at=when,
-            fetched_at=when,
-            content_hash=key,
-            title_key=key[:16],
-        )
-        s.add(it)
-        s.flush()
-        s.add(
-            Classification(
-                item_id=it.id,
-                relevant=True,
-                relevance=0.9,
-                places=[],
-                relevance_reasons=[],
-                topics=labels.get("topics", {}),
-                tone=labels.get("tone", "tieu_cuc"),
-                tone_scores={},
-                sensitivity=labels.get("sensitivity", "can_chu_y"),
-                sensitivity_reasons=[],
-                misleading=labels.get("misleading", "khong"),
-                misleading_score=0.0,
-                misleading_evidence={},
-                rules_fired=[],
-                model_version="test-1",
-            )
-        )
-        s.commit()
-        world.ids[name] = it.id
-        return it.id
 
 
 # ── order and grouping ───────────────────────────────────────────────────────────────────────
@@ -184,6 +140,8 @@ def test_date_filter_uses_local_days(world):
         "diendan",
         "Tin đồn sạt lở bờ sông Cổ Chiên lúc nửa đêm",
         at(world.day, "00:30"),
+        tone="tieu_cuc",
+        sensitivity="can_chu_y",
     )
     client = app_client(world, "canbo")
 

@@ -5,19 +5,18 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import io
 import re
 
 import pytest
 from openpyxl import load_workbook
-from reviewkit import VN, app_client, at, make_world
+from reviewkit import VN, add_item, app_client, at, make_world
 from sqlalchemy import func, select, text
 
 import review.search
 from review.decisions import record_decision
 from review.search import HEADERS, guard_cell, highlight
-from store.models import Classification, Item, Source
+from store.models import Item
 
 ALL = 11  # items in the test world
 
@@ -42,51 +41,24 @@ def csv_rows(body: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
 
 
-def add_item(world, name: str, title: str, text_: str, *, handling: str | None = None) -> int:
+def add_post(world, name: str, title: str, text: str, *, handling: str) -> int:
+    """A flagged forum post with an officer's proposed handling."""
+    item_id = add_item(
+        world,
+        name,
+        "diendan",
+        title,
+        at(world.day, "06:00"),
+        text,
+        tone="tieu_cuc",
+        sensitivity="can_chu_y",
+        places=[],
+        why=[],
+    )
     with world.factory() as s:
-        src = s.scalar(select(Source).where(Source.name == "diendan"))
-        key = hashlib.sha256(name.encode()).hexdigest()
-        when = at(world.day, "06:00")
-        it = Item(
-            url=f"https://diendan.example.vn/{name}",
-            source_id=src.id,
-            kind=src.kind,
-            language="vi",
-            title=title,
-            text=text_,
-            published_at=when,
-            fetched_at=when,
-            content_hash=key,
-            title_key=key[:16],
-        )
-        s.add(it)
-        s.flush()
-        s.add(
-            Classification(
-                item_id=it.id,
-                relevant=True,
-                relevance=0.9,
-                places=[],
-                relevance_reasons=[],
-                topics={},
-                tone="tieu_cuc",
-                tone_scores={},
-                sensitivity="can_chu_y",
-                sensitivity_reasons=[],
-                misleading="khong",
-                misleading_score=0.0,
-                misleading_evidence={},
-                rules_fired=[],
-                model_version="test-1",
-            )
-        )
-        if handling:
-            record_decision(
-                s, it.id, user="canbo", action="confirm", changes={"handling": handling}
-            )
+        record_decision(s, item_id, user="canbo", action="confirm", changes={"handling": handling})
         s.commit()
-        world.ids[name] = it.id
-        return it.id
+    return item_id
 
 
 # ── search ───────────────────────────────────────────────────────────────────────────────────
@@ -307,14 +279,14 @@ def test_xlsx_export(world):
 
 
 def test_export_guards_against_formulas(world):
-    add_item(
+    add_post(
         world,
         "formula",
         '=HYPERLINK("http://evil.example","Bấm vào đây")',
         "Bài đăng trên diễn đàn về Vĩnh Long kèm công thức",
         handling="+cmd|' /C calc'!A0",
     )
-    add_item(
+    add_post(
         world,
         "at_sign",
         "@SUM(1+1) tin đồn ở Vĩnh Long",
