@@ -97,6 +97,19 @@ def render(request: Request, name: str, status_code: int = 200, **context) -> HT
     )
 
 
+MAX_ID = 2**63 - 1
+
+
+def as_id(text: str | None, hi: int = MAX_ID) -> int | None:
+    """A positive whole number up to `hi` from a path segment or a form field; None for anything
+    else, so /items/abc is a 404 like a missing row and a huge number never reaches the DB."""
+    text = (text or "").strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 19:
+        return None
+    value = int(text)
+    return value if 1 <= value <= hi else None
+
+
 def safe_next(value: str | None) -> str:
     """Only a path on this site (never //host or a scheme) is followed after sign-in."""
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -41,8 +41,8 @@ from digest.render import CHART_CID
 from digest.schedule import DeliveryConfig, deadline_time, delivery_config, send_time
 from digest.select import clean_text, clean_title
 from digest.smtp import SendBusy
-from review.app import render
-from review.auth import CurrentUser, Db, client_address, now_of
+from review.app import as_id, render
+from review.auth import CurrentUser, Db, Lead, client_address, now_of
 from review.decisions import DecisionError, history, record_many
 from store.accounts import audit, role_at_least
 from store.models import AuditLog, Delivery, Digest, User
@@ -407,7 +407,6 @@ def schedule_text(desk: Desk, day: dt.date) -> list[str]:
 QueryText = Annotated[str | None, Query()]
 Text = Annotated[str, Form()]  # parsed here: a malformed field gets a page, not a crash
 BAD_INPUT = "Dữ liệu gửi lên không hợp lệ. Hãy tải lại trang và thử lại."
-MAX_ID = 2**63 - 1
 
 
 def as_day(text: str | None) -> dt.date | None:
@@ -419,28 +418,6 @@ def as_day(text: str | None) -> dt.date | None:
         return dt.date.fromisoformat(text)
     except ValueError:
         return None
-
-
-def as_int(text: str | None, hi: int = MAX_ID) -> int | None:
-    """A positive whole number up to `hi`, else None."""
-    text = (text or "").strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 19:
-        return None
-    value = int(text)
-    return value if 1 <= value <= hi else None
-
-
-def error_page(request: Request, code: int, message: str) -> HTMLResponse:
-    """Rendered, not raised: a raised HTTPException rolls the request's session back before
-    the error page is drawn, detaching the visitor it needs (review.auth.get_db)."""
-    return render(request, "error.html", status_code=code, code=code, message=message)
-
-
-def refused(request: Request, user: User) -> HTMLResponse | None:
-    """The 403 page for a user below lead (what review.auth.Lead would say)."""
-    if role_at_least(user.role, "lead"):
-        return None
-    return error_page(request, 403, "Chỉ lãnh đạo được duyệt, gửi hoặc lập lại bản tin đã duyệt.")
 
 
 def desk_url(
@@ -487,7 +464,7 @@ def desk_page(
     desk = desk_of(request)
     wanted = as_day(day) if day else desk.today
     if wanted is None:
-        return error_page(request, 422, BAD_INPUT)
+        raise HTTPException(422, BAD_INPUT)
     day = wanted
     if day == desk.today and find_digest(db, desk.name, day) is None:
         db.commit()  # end this read before another session writes (SQLite)
@@ -495,7 +472,7 @@ def desk_page(
     db.commit()
     view = load_view(db, desk, day)
     if msg == "sent":
-        message = send_message(*(min(as_int(v) or 0, 10000) for v in (n, a, f)))
+        message = send_message(*(min(as_id(v) or 0, 10000) for v in (n, a, f)))
     else:
         message = MESSAGES.get(msg or "")
     return show(
@@ -545,12 +522,12 @@ def desk_preview(request: Request, db: Db, user: CurrentUser, day: QueryText = N
     desk = desk_of(request)
     wanted = as_day(day) if day else desk.today
     if wanted is None:
-        return error_page(request, 422, BAD_INPUT)
+        raise HTTPException(422, BAD_INPUT)
     row = find_digest(db, desk.name, wanted)
     files = (row.files or {}) if row else {}
     html_path = Path(files["html"]) if files.get("html") else None
     if html_path is None or not html_path.is_file():
-        return error_page(request, 404, "Chưa có bản tin của ngày này.")
+        raise HTTPException(404, "Chưa có bản tin của ngày này.")
     body = inert_html(html_path.read_text(encoding="utf-8"))
     png = Path(files["png"]) if files.get("png") else None
     if png is not None and png.is_file():
@@ -607,10 +584,10 @@ def desk_build(
     """Create or refresh the draft. Refreshing never touches an approved digest unless a lead
     asks (`force`), which withdraws the approval."""
     forced = force == "true"
-    if forced and (no := refused(request, user)):
-        return no
+    if forced and not role_at_least(user.role, "lead"):
+        raise HTTPException(403, "Chỉ lãnh đạo được lập lại bản tin đã duyệt (bỏ duyệt).")
     if (day := as_day(day)) is None:
-        return error_page(request, 422, BAD_INPUT)
+        raise HTTPException(422, BAD_INPUT)
     desk = desk_of(request)
     row = find_digest(db, desk.name, day)
     if row is not None and row.status not in EDITABLE:
@@ -637,9 +614,9 @@ def edit_entry(
 ) -> Response:
     """Find the entry holding the item in the day's digest, let `change(desk, entry, section)`
     record decisions (returning how many items changed), then rebuild the draft."""
-    day, item_id = as_day(day_text), as_int(item_text)
+    day, item_id = as_day(day_text), as_id(item_text)
     if day is None or item_id is None:
-        return error_page(request, 422, BAD_INPUT)
+        raise HTTPException(422, BAD_INPUT)
     desk = desk_of(request)
     row = find_digest(db, desk.name, day)
     if row is None:
@@ -654,8 +631,7 @@ def edit_entry(
     try:
         changed = change(desk, entry, section)
     except DecisionError as exc:
-        db.rollback()
-        return error_page(request, 422, str(exc))
+        raise HTTPException(422, str(exc)) from exc
     anchor = f"tin-{entry.item_ids[0]}"
     opened = section.code if folded(section) else None  # back to the entry's forms
     if not changed:
@@ -773,8 +749,8 @@ def desk_move(
             target = here - 1
         elif direction == "down":
             target = here + 1
-        elif as_int(position, 10000) is not None:
-            target = as_int(position, 10000)
+        elif as_id(position, 10000) is not None:
+            target = as_id(position, 10000)
         else:
             return 0
         target = min(max(target, 1), len(order))
@@ -804,8 +780,8 @@ def desk_include(
     item_id: Text = "",
 ):
     """Put an excluded story back: each item gets back the verdict it had before."""
-    if (day := as_day(day)) is None or (item := as_int(item_id)) is None:
-        return error_page(request, 422, BAD_INPUT)
+    if (day := as_day(day)) is None or (item := as_id(item_id)) is None:
+        raise HTTPException(422, BAD_INPUT)
     desk = desk_of(request)
     row = find_digest(db, desk.name, day)
     if row is None:
@@ -837,17 +813,15 @@ def desk_include(
 def desk_approve(
     request: Request,
     db: Db,
-    user: CurrentUser,
+    user: Lead,
     day: Text = "",
     version: Text = "",
 ):
     """Approve what the lead looked at: refused when the digest, its items or their decisions
     changed since the page was drawn; a draft older than the decisions the page showed is
     rebuilt first (with its PDF), then approved."""
-    if no := refused(request, user):
-        return no
     if (day := as_day(day)) is None:
-        return error_page(request, 422, BAD_INPUT)
+        raise HTTPException(422, BAD_INPUT)
     desk = desk_of(request)
     row = find_digest(db, desk.name, day)
     if row is None:
@@ -885,12 +859,10 @@ def desk_approve(
 
 
 @router.post("/desk/send")
-def desk_send(request: Request, db: Db, user: CurrentUser, day: Text = ""):
+def desk_send(request: Request, db: Db, user: Lead, day: Text = ""):
     """Send the approved digest now to every recipient who does not have it yet."""
-    if no := refused(request, user):
-        return no
     if (day := as_day(day)) is None:
-        return error_page(request, 422, BAD_INPUT)
+        raise HTTPException(422, BAD_INPUT)
     desk = desk_of(request)
     row = find_digest(db, desk.name, day)
     if row is None:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.build import topic_thresholds
 from digest.select import safe_url, topics_of
-from review.app import render
+from review.app import as_id, render
 from review.auth import CurrentUser, Db, client_address, now_of
 from review.decisions import (
     VERDICTS,
@@ -35,7 +35,6 @@ router = APIRouter(include_in_schema=False)
 LABELS = ("tone", "sensitivity", "misleading")
 TEXTS = ("handling", "note")
 CHOICES = ("status", "assignee")
-MAX_ID = 2**63 - 1
 
 
 def norm(value: str | None) -> str:
@@ -101,18 +100,12 @@ def story_items(db: Session, story_id: int) -> list[tuple[Item, Source]]:
 def load_item(db: Session, item_id: str) -> Item | None:
     """The item of a path segment; None for anything but a stored item's id (so /items/abc is a
     404 like any other missing item)."""
-    if not item_id.isascii() or not item_id.isdigit() or len(item_id) > 19:
-        return None
-    n = int(item_id)
-    return db.get(Item, n) if 0 < n <= MAX_ID else None
+    n = as_id(item_id)
+    return db.get(Item, n) if n else None
 
 
-def not_found(request: Request, item_id: str) -> HTMLResponse:
-    """The 404 page, rendered here rather than raised: the request's session must stay open
-    for the page's user and CSRF token (see the report on review.auth.get_db)."""
-    return render(
-        request, "error.html", status_code=404, code=404, message=f"Không có tin số {item_id[:40]}."
-    )
+def not_found(item_id: str) -> HTTPException:
+    return HTTPException(404, f"Không có tin số {item_id[:40]}.")
 
 
 def page(
@@ -184,7 +177,7 @@ def notice_of(value: str | None) -> str | None:
 def item_page(request: Request, db: Db, user: CurrentUser, item_id: str):
     item = load_item(db, item_id)
     if item is None:
-        return not_found(request, item_id)
+        raise not_found(item_id)
     return page(request, db, item)
 
 
@@ -221,7 +214,7 @@ def item_decision(
 ):
     item = load_item(db, item_id)
     if item is None:
-        return not_found(request, item_id)
+        raise not_found(item_id)
     sent = {
         "topics": topics,
         "tone": tone,

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from review.app import render
+from review.app import as_id, render
 from review.auth import CurrentUser, Db, client_address, now_of
 from review.decisions import DecisionError, history, record_many
 from review.filters import (
@@ -178,18 +178,6 @@ def status_counts(
     return counts
 
 
-def id_of(segment: str) -> int | None:
-    """A path segment as a database id; None for anything else (a 404 like a missing row)."""
-    ok = segment.isascii() and segment.isdigit() and len(segment) < 19
-    return int(segment) or None if ok else None
-
-
-def not_found(request: Request, message: str):
-    """The 404 page, rendered rather than raised, so the request's session stays open for the
-    page's user and CSRF token."""
-    return render(request, "error.html", status_code=404, code=404, message=message)
-
-
 def parse_ids(values: Iterable[str]) -> list[int]:
     """Checkbox values ("12" or "12,13,14" for a story row) → distinct positive ids."""
     out: dict[int, None] = {}
@@ -310,10 +298,10 @@ def save_filter(
 
 @router.post("/queue/filters/{filter_id}/delete")
 def delete_filter(filter_id: str, request: Request, db: Db, user: CurrentUser):
-    n = id_of(filter_id)
+    n = as_id(filter_id)
     saved = db.get(SavedFilter, n) if n else None
     if saved is None or saved.user_id != user.id:
-        return not_found(request, "Không có bộ lọc này.")
+        raise HTTPException(404, "Không có bộ lọc này.")
     db.delete(saved)
     db.commit()
     return RedirectResponse("/queue?msg=deleted", status_code=303)
@@ -398,10 +386,10 @@ def duration_vi(delta: dt.timedelta) -> str:
 
 @router.get("/stories/{story_id}")
 def story_page(story_id: str, request: Request, db: Db, user: CurrentUser):
-    sid = id_of(story_id)
+    sid = as_id(story_id)
     story = db.get(Story, sid) if sid else None
     if story is None:
-        return not_found(request, f"Không có câu chuyện số {story_id[:40]}.")
+        raise HTTPException(404, f"Không có câu chuyện số {story_id[:40]}.")
     story_id = story.id
     thresholds = thresholds_of(request.app.state.config.settings)
     ids = story_copies(db, [story_id]).get(story_id, [])
