@@ -137,6 +137,26 @@ def test_paused_source_survives_the_profiles_sync_and_the_crawl_skips_it(db_url,
     ]
 
 
+def test_sources_list_says_which_sources_an_admin_paused(sqlite_url, tmp_path):
+    from typer.testing import CliRunner
+
+    from diemtin.cli import app
+
+    world = make_world(sqlite_url, tmp_path)
+    with world.factory() as s:
+        switch_source(s, "tinnongmientay", False, by="quantri")
+        s.commit()
+    r = CliRunner().invoke(
+        app,
+        ["--database-url", sqlite_url, "sources", "list", "-p", str(world.profile_path)],
+        env={"COLUMNS": "250"},
+    )
+    assert r.exit_code == 0, r.output
+    lines = {line.split()[1]: line for line in r.output.splitlines() if line.count("│") > 3}
+    assert "tạm dừng" in lines["tinnongmientay"]
+    assert "tạm dừng" not in lines["baovinhlong"]
+
+
 def test_a_real_crawl_skips_the_paused_source_unless_named(tmp_path):
     """`diemtin crawl` as cron runs it, against a real HTTP server: the paused outlet is not
     asked for anything; naming it on the command line still fetches it."""
