@@ -929,6 +929,27 @@ def write_docx(data: ReportData, path: str | Path) -> Path:
 # ─────────────────────────────── XLSX ───────────────────────────────
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def guard_cell(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula gets a leading apostrophe (titles
+    and handling come from scraped pages and from people)."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def xlsx_cell(value: Any) -> Any:
+    """`guard_cell`, and without the control characters XLSX cannot store (openpyxl refuses
+    them: one scraped title would sink the whole file)."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    return guard_cell(value)
+
+
 def write_xlsx(data: ReportData, path: str | Path) -> Path:
     """One sheet per table; header row bold and frozen, column widths set."""
     from openpyxl import Workbook
@@ -950,7 +971,7 @@ def write_xlsx(data: ReportData, path: str | Path) -> Path:
             cell.fill = fill
             cell.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
         for row in table.rows:
-            ws.append(row)
+            ws.append([xlsx_cell(v) for v in row])
         for i, width in enumerate(table.widths, 1):
             ws.column_dimensions[get_column_letter(i)].width = width
         for r in ws.iter_rows(min_row=2):

@@ -21,6 +21,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from digest.report import guard_cell, xlsx_cell
 from review.app import render
 from review.auth import CurrentUser, Db, now_of
 from review.decisions import STATUS_VI
@@ -61,7 +62,6 @@ HEADERS = (
     "người được giao",
     "đề xuất xử lý",
 )
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -229,13 +229,6 @@ def search_page(request: Request, db: Db, user: CurrentUser):
 # ── export ───────────────────────────────────────────────────────────────────────────────────
 
 
-def guard_cell(value: Any) -> Any:
-    """A text cell that a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(_FORMULA):
-        return "'" + value
-    return value
-
-
 def record(row: Row, tz: dt.tzinfo) -> list[Any]:
     """One export line (Vietnamese labels; the time as a naive local datetime)."""
     when = row.when.astimezone(tz).replace(tzinfo=None, microsecond=0) if row.when else None
@@ -275,14 +268,7 @@ def to_xlsx(records: Iterable[list[Any]], notes: list[tuple[str, str]]) -> bytes
     """One sheet of results, one of notes (query, filters, whether the cap cut it short)."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font
-
-    def clean(value: Any) -> Any:
-        # scraped text may hold control characters, which the XLSX format cannot store
-        if isinstance(value, str):
-            value = ILLEGAL_CHARACTERS_RE.sub("", value)
-        return guard_cell(value)
 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("Kết quả")
@@ -305,11 +291,11 @@ def to_xlsx(records: Iterable[list[Any]], notes: list[tuple[str, str]]) -> bytes
                 cell.number_format = "DD/MM/YYYY HH:MM"
                 line.append(cell)
             else:
-                line.append(clean(value))
+                line.append(xlsx_cell(value))
         ws.append(line)
     info = wb.create_sheet("Ghi chú")
     for key, value in notes:
-        info.append([key, clean(value)])
+        info.append([key, xlsx_cell(value)])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -666,3 +666,22 @@ def test_report_command_writes_both_files(store, tmp_path, monkeypatch):
         app, ["report", "--from", "hôm qua", "--to", "2026-10-01", "-p", str(prof_path)]
     )
     assert bad.exit_code != 0
+
+
+def test_xlsx_cells_from_scraped_titles_cannot_run_or_break_the_file(store, tmp_path):
+    """A title that starts like a formula stays text; a control character (scraped pages carry
+    them) no longer makes openpyxl refuse the whole workbook."""
+    import dataclasses
+
+    from openpyxl import load_workbook
+
+    data = _report(store)
+    assert data.top_stories
+    hostile = '=HYPERLINK("http://evil.example","Sạt lở\x0b Cổ Chiên")'
+    data.top_stories[0] = dataclasses.replace(data.top_stories[0], title=hostile)
+    path = write_xlsx(data, tmp_path / "out" / "bao-cao.xlsx")
+    values = [
+        c.value for ws in load_workbook(path).worksheets for row in ws.iter_rows() for c in row
+    ]
+    assert '\'=HYPERLINK("http://evil.example","Sạt lở Cổ Chiên")' in values
+    assert not any(isinstance(v, str) and v.startswith("=") for v in values)
